@@ -1,0 +1,39 @@
+"""Pure inventory generation: (user config, skeleton, previous inventory) -> inventory.
+
+Nothing here reads or writes a file or a store; :mod:`osa_inventory.sources`
+reads the inputs and the store layer keeps the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from osa_inventory.generate.builder import GenerationResult, InventoryBuilder
+from osa_inventory.generate.skeleton import Skeleton
+from osa_inventory.generate.userconfig import ConfigView
+from osa_inventory.sources import UserConfig
+
+__all__ = ["GenerationResult", "empty_inventory", "generate"]
+
+
+def empty_inventory() -> dict[str, Any]:
+    """What an empty store holds: OSA's skeleton."""
+    return {"_meta": {"hostvars": {}}}
+
+
+def generate(
+    user_config: UserConfig | Mapping[str, Any],
+    environment: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
+) -> GenerationResult:
+    """Build the inventory; ``previous`` (the stored one) is read, never modified.
+
+    Raises :class:`~osa_inventory.errors.GenerationError` (or ``ConfigError`` for a
+    malformed skeleton) with a one-line message for any invalid input.
+    """
+    config = ConfigView(user_config)
+    skeleton = Skeleton(environment)
+    config.check_provider_networks(skeleton.needs_containers(config.no_containers))
+    config.check_unique_host_ips()
+    return InventoryBuilder(config, skeleton, previous).build()

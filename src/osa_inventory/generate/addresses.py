@@ -1,0 +1,160 @@
+"""Address pools for ``cidr_networks``, without materialising them.
+
+A pool is the host range of a CIDR minus what is taken: ``used_ips`` (single
+addresses and ``first,last`` ranges, kept as merged intervals), host IPs and
+every address already stored. A new address is chosen deterministically: a
+hash of the network name and the container name gives a starting point in the
+range, and the first free address from there on (wrapping round) is taken. The
+same config into an empty store therefore gives the same addresses, and one
+container's address does not depend on how many others were allocated before.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterable
+
+import netaddr
+
+from osa_inventory.errors import AddressPoolExhausted, GenerationError
+
+
+def _stable_int(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+class TakenAddresses:
+    """Addresses that no pool may hand out: single ones and merged ranges."""
+
+    def __init__(self) -> None:
+        self.singles: set[int] = set()
+        self._ranges: list[tuple[int, int]] = []
+        self._starts: list[int] = []
+
+    def add(self, address: int) -> None:
+        self.singles.add(address)
+
+    def add_range(self, first: int, last: int) -> None:
+        if last < first:
+            first, last = last, first
+        self._ranges.append((first, last))
+        self._ranges.sort()
+        merged: list[tuple[int, int]] = []
+        for start, end in self._ranges:
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        self._ranges = merged
+        self._starts = [start for start, _ in merged]
+
+    def range_end(self, address: int) -> int | None:
+        """The last address of the taken range holding ``address``, if any."""
+        index = bisect.bisect_right(self._starts, address) - 1
+        if index >= 0 and self._ranges[index][1] >= address:
+            return self._ranges[index][1]
+        return None
+
+    def __contains__(self, address: int) -> bool:
+        return address in self.singles or self.range_end(address) is not None
+
+
+def parse_address(text: object, where: str) -> int:
+    """An IP address as an integer, or a one-line error naming ``where``."""
+    try:
+        return int(netaddr.IPAddress(str(text).strip()))
+    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        raise GenerationError(f"{where}: {text!r} is not an IP address; fix the value") from exc
+
+
+def load_used_ips(entries: object, taken: TakenAddresses, where: str) -> None:
+    """Reserve ``used_ips``: a list of addresses and ``first,last`` ranges."""
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise GenerationError(f"{where}: used_ips must be a list of addresses or 'first,last' ranges")
+    for entry in entries:
+        parts = [part for part in str(entry).split(",") if part.strip()]
+        if not parts:
+            raise GenerationError(f"{where}: used_ips holds an empty entry; remove it")
+        if len(parts) == 1:
+            taken.add(parse_address(parts[0], f"{where}: used_ips"))
+        else:
+            taken.add_range(
+                parse_address(parts[0], f"{where}: used_ips"),
+                parse_address(parts[-1], f"{where}: used_ips"),
+            )
+
+
+class AddressPool:
+    """The free host addresses of one ``cidr_networks`` entry."""
+
+    def __init__(self, name: str, cidr: str, taken: TakenAddresses, where: str) -> None:
+        try:
+            network = netaddr.IPNetwork(str(cidr))
+        except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+            raise GenerationError(
+                f"{where}: cidr_networks.{name} = {cidr!r} is not a CIDR such as 10.0.0.0/22"
+            ) from exc
+        self.name = name
+        self.cidr = str(cidr)
+        self.netmask = str(network.netmask)
+        self.version = network.version
+        first, last = network.first, network.last
+        # The network address is never handed out; nor is the IPv4 broadcast.
+        if network.size > 2:
+            first += 1
+            if network.version == 4:
+                last -= 1
+        self.first = first
+        self.last = last
+        self.taken = taken
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+    def __contains__(self, address: int) -> bool:
+        return self.first <= address <= self.last
+
+    def allocate(self, owner: str) -> str:
+        """Take a free address for ``owner`` and mark it as taken."""
+        size = self.size
+        if size <= 0:
+            self._exhausted(owner)
+        candidate = self.first + _stable_int(f"{self.name}|{owner}") % size
+        stepped = 0
+        while stepped < size:
+            end = self.taken.range_end(candidate)
+            if end is not None:  # jump over a whole used_ips range at once
+                skip = min(end, self.last) - candidate + 1
+                stepped += skip
+                candidate += skip
+            elif candidate in self.taken.singles:
+                stepped += 1
+                candidate += 1
+            else:
+                self.taken.add(candidate)
+                return str(netaddr.IPAddress(candidate, self.version))
+            if candidate > self.last:
+                candidate = self.first
+        self._exhausted(owner)
+        raise AssertionError("unreachable")
+
+    def _exhausted(self, owner: str) -> None:
+        raise AddressPoolExhausted(
+            f"cidr_networks.{self.name} ({self.cidr}) has no free address left for {owner}: "
+            "widen the network or shrink used_ips in openstack_user_config.yml"
+        )
+
+
+def reserve_all(taken: TakenAddresses, addresses: Iterable[object]) -> None:
+    """Mark addresses as taken, ignoring values that are not addresses."""
+    for text in addresses:
+        if not text:
+            continue
+        try:
+            taken.add(int(netaddr.IPAddress(str(text))))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            continue

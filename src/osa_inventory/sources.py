@@ -1,0 +1,157 @@
+"""Read the generator's inputs from disk: user config, conf.d and env.d.
+
+Everything here is I/O; the generator itself (:mod:`osa_inventory.generate`) only
+sees the merged dictionaries. Files are read in sorted order so that the result
+never depends on the file system's directory order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from osa_inventory.errors import ConfigError, YamlError
+
+USER_CONFIG_NAME = "openstack_user_config.yml"
+DEFAULT_CONFIG_DIR = "/etc/openstack_deploy"
+DEFAULT_OSA_ROOT = "/opt/openstack-ansible"
+YAML_SUFFIXES = (".yml", ".yaml")
+
+try:  # libyaml is several times faster; fall back to the pure-Python loader
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _Loader = yaml.SafeLoader
+
+
+@dataclass
+class UserConfig:
+    """The merged user configuration and, per top-level key, the file that set it."""
+
+    data: dict[str, Any]
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def where(self, key: str) -> str:
+        """Name the file a top-level key came from, for error messages."""
+        return self.origin.get(key, USER_CONFIG_NAME)
+
+
+def default_config_dir() -> str:
+    """``$OSA_CONFIG_DIR``, else ``/etc/openstack_deploy`` (OSA's default)."""
+    return os.environ.get("OSA_CONFIG_DIR") or DEFAULT_CONFIG_DIR
+
+
+def default_environment_dir() -> str:
+    """``$OSA_ROOT/inventory``, else ``/opt/openstack-ansible/inventory``."""
+    return os.path.join(os.environ.get("OSA_ROOT") or DEFAULT_OSA_ROOT, "inventory")
+
+
+def load_yaml_file(path: Path) -> Any:
+    """Parse one YAML file; a syntax error names the file, line and column."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        position = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise YamlError(
+            f"{path}{position}: invalid YAML ({problem}); fix the syntax at that line"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise YamlError(f"{path}: invalid YAML ({exc}); fix the file") from exc
+    except UnicodeDecodeError as exc:
+        raise YamlError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def load_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Parse a YAML file that must hold a mapping (an empty file counts as ``{}``)."""
+    data = load_yaml_file(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of keys to values, "
+            f"not a {type(data).__name__}"
+        )
+    return data
+
+
+def merge_into(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``update`` into ``base`` with OSA's rules and return ``base``.
+
+    A mapping merges key by key; anything else (list, scalar) replaces, and so
+    does an empty mapping, which lets an override clear a section.
+    """
+    for key, value in update.items():
+        current = base.get(key)
+        if isinstance(value, dict) and value and isinstance(current, dict):
+            merge_into(current, value)
+        else:
+            base[key] = value
+    return base
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """The ``*.yml``/``*.yaml`` files directly in ``directory``, sorted by name."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()
+    )
+
+
+def load_user_config(config_dir: str | os.PathLike[str]) -> UserConfig:
+    """Read ``openstack_user_config.yml`` and merge ``conf.d/*.yml`` over it."""
+    root = Path(config_dir)
+    main_file = root / USER_CONFIG_NAME
+    if not main_file.is_file():
+        raise ConfigError(
+            f"{main_file} not found: point --config (or OSA_CONFIG_DIR) at the directory "
+            f"that holds {USER_CONFIG_NAME}"
+        )
+    data = load_yaml_mapping(main_file)
+    origin = {key: str(main_file) for key in data}
+    for extra in yaml_files(root / "conf.d"):
+        part = load_yaml_mapping(extra)
+        merge_into(data, part)
+        origin.update({key: str(extra) for key in part})
+    return UserConfig(data=data, origin=origin)
+
+
+def load_environment(
+    environment_dir: str | os.PathLike[str] | None,
+    config_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Merge the base ``env.d`` and then the config dir's own ``env.d`` over it.
+
+    ``environment_dir`` is the folder that holds ``env.d`` (OSA's ``inventory``
+    directory); a missing base env.d is an error because nothing could be built.
+    """
+    environment: dict[str, Any] = {}
+    base_dirs = []
+    if environment_dir is not None:
+        base = Path(environment_dir) / "env.d"
+        if not base.is_dir():
+            raise ConfigError(
+                f"{base} not found: point --environment (or OSA_ROOT) at the directory "
+                "that holds OSA's env.d (e.g. /opt/openstack-ansible/inventory)"
+            )
+        base_dirs.append(base)
+    if config_dir is not None:
+        base_dirs.append(Path(config_dir) / "env.d")
+    seen: set[Path] = set()
+    for directory in base_dirs:
+        resolved = directory.resolve()
+        if resolved in seen:  # the same folder twice adds nothing
+            continue
+        seen.add(resolved)
+        for path in yaml_files(directory):
+            merge_into(environment, load_yaml_mapping(path))
+    return environment
