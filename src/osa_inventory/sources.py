@@ -102,9 +102,7 @@ def yaml_files(directory: Path) -> list[Path]:
     """The ``*.yml``/``*.yaml`` files directly in ``directory``, sorted by name."""
     if not directory.is_dir():
         return []
-    return sorted(
-        p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()
-    )
+    return sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
 
 
 def load_user_config(config_dir: str | os.PathLike[str]) -> UserConfig:

@@ -12,14 +12,10 @@ from typing import Any
 from osa_inventory.generate.builder import GenerationResult, InventoryBuilder
 from osa_inventory.generate.skeleton import Skeleton
 from osa_inventory.generate.userconfig import ConfigView
+from osa_inventory.inventory import empty_inventory
 from osa_inventory.sources import UserConfig
 
 __all__ = ["GenerationResult", "empty_inventory", "generate"]
-
-
-def empty_inventory() -> dict[str, Any]:
-    """What an empty store holds: OSA's skeleton."""
-    return {"_meta": {"hostvars": {}}}
 
 
 def generate(

@@ -73,7 +73,9 @@ def load_used_ips(entries: object, taken: TakenAddresses, where: str) -> None:
     if entries is None:
         return
     if not isinstance(entries, list):
-        raise GenerationError(f"{where}: used_ips must be a list of addresses or 'first,last' ranges")
+        raise GenerationError(
+            f"{where}: used_ips must be a list of addresses or 'first,last' ranges"
+        )
     for entry in entries:
         parts = [part for part in str(entry).split(",") if part.strip()]
         if not parts:

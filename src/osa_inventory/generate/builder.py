@@ -146,7 +146,7 @@ class InventoryBuilder:
         self.containers_on: dict[str, list[str]] = {}
         self.configured = config.host_ip  # host -> ip, every host the config lists
 
-    # -- entry point -------------------------------------------------------------------
+    # -- entry point --
 
     def build(self) -> GenerationResult:
         self._load_previous()
@@ -166,7 +166,7 @@ class InventoryBuilder:
             unknown_groups=[g for g in self.config.host_groups if g not in self.skeleton.physical],
         )
 
-    # -- pass 1: previous inventory --------------------------------------------------------
+    # -- pass 1: previous inventory --
 
     def _load_previous(self) -> None:
         previous = self.previous
@@ -195,7 +195,7 @@ class InventoryBuilder:
             group = self.groups[name] = Group(with_children)
         return group
 
-    # -- addresses ---------------------------------------------------------------------------
+    # -- addresses --
 
     def _reserve_addresses(self) -> None:
         config = self.config
@@ -223,7 +223,7 @@ class InventoryBuilder:
             if cidr is not None
         }
 
-    # -- pass 2: physical hosts and skeleton groups -------------------------------------------
+    # -- pass 2: physical hosts and skeleton groups --
 
     def _add_physical_hosts(self) -> None:
         for group_key, hosts in self.config.host_groups.items():
@@ -268,7 +268,7 @@ class InventoryBuilder:
                 for parent in parents:
                     self.groups[parent].add_child(key)
 
-    # -- pass 3: placements ------------------------------------------------------------------------
+    # -- pass 3: placements --
 
     def _collect_placements(self) -> dict[str, list[Placement]]:
         config = self.config
@@ -315,7 +315,7 @@ class InventoryBuilder:
                 f"{MAX_HOSTNAME} characters; use a shorter host name"
             )
 
-    # -- pass 4: containers, memberships, container_vars ---------------------------------------------
+    # -- pass 4: containers, memberships, container_vars --
 
     def _existing_containers(self, host: str, ctype: ContainerType) -> list[str]:
         members = self.groups[ctype.name].hosts
@@ -431,7 +431,7 @@ class InventoryBuilder:
                 if nested in self.groups:
                     self.groups[ctype.name].add_child(nested)
 
-    # -- pass 5: networks --------------------------------------------------------------------------
+    # -- pass 5: networks --
 
     def _hosts_under(self, group: str) -> list[str]:
         """Hosts of ``group`` and, recursively, of its children (children first)."""
@@ -493,7 +493,9 @@ class InventoryBuilder:
     ) -> None:
         key = network.address_key
         properties = hostvars.get("properties") or {}
-        is_metal = bool(properties.get("is_metal", False)) if isinstance(properties, dict) else False
+        is_metal = (
+            bool(properties.get("is_metal", False)) if isinstance(properties, dict) else False
+        )
         networks = hostvars.get("container_networks")
         if not isinstance(networks, dict):
             networks = hostvars["container_networks"] = {}
@@ -541,7 +543,7 @@ class InventoryBuilder:
             entry = next(h[physical] for h in self.config.host_groups.values() if physical in h)
         return entry
 
-    # -- pass 6: finishing ---------------------------------------------------------------------------
+    # -- pass 6: finishing --
 
     def _finish_hostvars(self) -> None:
         lxc_hosts: dict[str, None] = {}
@@ -567,8 +569,12 @@ class InventoryBuilder:
             owner = physical or name
             if owner in self.configured:
                 hostvars["physical_host_addr"] = self.configured[owner]
-        self.groups["lxc_hosts"] = Group(with_children=False)
-        self.groups["lxc_hosts"].hosts = lxc_hosts
+        # Rebuilt every run, but in a stable order: stored members first.
+        stored = self.groups.get("lxc_hosts")
+        kept = [h for h in stored.hosts if h in lxc_hosts] if stored else []
+        rebuilt = self.groups["lxc_hosts"] = Group(with_children=False)
+        rebuilt.hosts = dict.fromkeys(kept)
+        rebuilt.hosts.update(lxc_hosts)
 
     def _warn_about_removed_hosts(self) -> None:
         for name, hostvars in self.hostvars.items():

@@ -65,7 +65,9 @@ class Skeleton:
             self.container_types.append(
                 ContainerType(
                     name=group_name(str(key)),
-                    belongs_to=_name_list(spec.get("belongs_to"), f"container_skel.{key}.belongs_to"),
+                    belongs_to=_name_list(
+                        spec.get("belongs_to"), f"container_skel.{key}.belongs_to"
+                    ),
                     contains=_name_list(spec.get("contains"), f"container_skel.{key}.contains"),
                     properties=dict(properties),
                 )
@@ -82,5 +84,7 @@ class Skeleton:
     def group_keys(self) -> list[tuple[str, list[str]]]:
         """Every skeleton key with its parents, physical first, as OSA builds them."""
         return [
-            (key, parents) for section in SECTIONS for key, parents in self.sections[section].items()
+            (key, parents)
+            for section in SECTIONS
+            for key, parents in self.sections[section].items()
         ]

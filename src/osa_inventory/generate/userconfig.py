@@ -33,8 +33,8 @@ class ProviderNetwork:
     @property
     def address_key(self) -> str:
         """The ``container_networks`` key: ``<prefix>_address``."""
-        prefix = self.spec.get("address_prefix") or self.queue or self.spec.get(
-            "container_interface"
+        prefix = (
+            self.spec.get("address_prefix") or self.queue or self.spec.get("container_interface")
         )
         return f"{prefix}_address"
 
@@ -116,7 +116,9 @@ class ConfigView:
     def _check_host_entry(self, key: str, host: str, entry: Any) -> None:
         where = f"{self.where(key)}: {key}.{host}"
         if not isinstance(entry, dict) or "ip" not in entry:
-            raise GenerationError(f"{where} has no 'ip'; give the host's address as 'ip: <address>'")
+            raise GenerationError(
+                f"{where} has no 'ip'; give the host's address as 'ip: <address>'"
+            )
         ip = str(entry["ip"])
         known = self.host_ip.get(host)
         if known is not None and known != ip:
@@ -226,12 +228,12 @@ class ConfigView:
                     f"{where}: provider_networks[{net.index}] has ip_from_q '{net.queue}', "
                     "which is not in cidr_networks; add it there or fix the name"
                 )
-            if bridge is not None and net.spec.get("container_bridge") == bridge:
-                if not net.is_management:
-                    raise GenerationError(
-                        f"{where}: provider_networks[{net.index}] uses the management bridge "
-                        f"'{bridge}' but lacks 'is_management_address: true'; add it"
-                    )
+            on_management_bridge = bridge is not None and net.spec.get("container_bridge") == bridge
+            if on_management_bridge and not net.is_management:
+                raise GenerationError(
+                    f"{where}: provider_networks[{net.index}] uses the management bridge "
+                    f"'{bridge}' but lacks 'is_management_address: true'; add it"
+                )
             for route in net.spec.get("static_routes") or []:
                 if not (isinstance(route, dict) and route.get("cidr") and route.get("gateway")):
                     raise GenerationError(

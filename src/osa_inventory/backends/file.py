@@ -1,0 +1,278 @@
+"""``file``: the default backend, OSA's ``openstack_inventory.json`` with history.
+
+Files in the inventory's directory (OSA's own tools keep reading the first two):
+
+``openstack_inventory.json``
+    the current version, written atomically;
+``backup_openstack_inventory.tar``
+    earlier versions, one member each (see :mod:`osa_inventory.backends.osafile`);
+``openstack_inventory.history.json``
+    the history: lineage and, per retained version, number, time, actor,
+    command, message, SHA-256 of the content and the tar member holding it;
+``openstack_inventory.json.lock``
+    the writers' ``flock``, with the holder written inside.
+
+A write backs up the current file, then writes the history naming the new
+version, then replaces the inventory file. Versions are matched to content by
+digest, so a crash between steps is harmless: a history entry whose content
+never reached the inventory file is ignored, and a file changed by someone
+else (OSA's own generator, an editor) shows up as an outside version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from osa_inventory.backends.osafile import FileStore, atomic_write, parse_bytes
+from osa_inventory.errors import StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
+from osa_inventory.inventory import empty_inventory
+from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.store.backend import (
+    Backend,
+    LockHolder,
+    Option,
+    VersionInfo,
+    WriteMeta,
+    new_lineage,
+)
+from osa_inventory.store.filelock import FileLock
+
+HISTORY_SUFFIX = ".history.json"
+LOCK_SUFFIX = ".lock"
+UNVERSIONED = "unversioned"
+OUTSIDE = "changed outside osa-inventory"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: VersionInfo
+    sha256: str
+    member: str | None  # tar member holding it; None for the current file
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.info.to_dict()
+        data.pop("lineage")
+        data.pop("extra")
+        data.update(sha256=self.sha256, member=self.member)
+        return data
+
+
+@dataclass
+class _State:
+    """The history as it stands against the current inventory file."""
+
+    lineage: str | None
+    entries: list[_Entry]
+    current: bytes | None
+
+    @property
+    def head(self) -> _Entry | None:
+        return self.entries[-1] if self.entries else None
+
+
+class FileBackend(Backend):
+    name = "file"
+    options: ClassVar[dict[str, Option]] = {
+        "path": Option(str, None, "the inventory JSON file", required=True),
+        "backup_keep": Option(int, 15, "versions kept in the backup tar"),
+    }
+
+    def configure(self) -> None:
+        self.path = Path(self.config["path"])
+        if self.config["backup_keep"] < 1:
+            raise StoreError(f"backend file: backup_keep must be 1 or more for {self.path}")
+        self.files = FileStore(self.path, backup_keep=self.config["backup_keep"])
+        self.history_path = self.path.with_name(self.path.stem + HISTORY_SUFFIX)
+        self.lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX))
+
+    def describe(self) -> str:
+        return f"file:{self.path}"
+
+    # -- the three methods --
+
+    def load(self) -> dict[str, Any]:
+        data = self._read_current()
+        return empty_inventory() if data is None else parse_bytes(data, str(self.path))
+
+    def write(self, inventory: dict[str, Any]) -> None:
+        self.write_version(inventory, WriteMeta.for_this_process(), self.head())
+
+    # -- reading the history --
+
+    def _read_current(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {self.path}: {exc.strerror}") from exc
+
+    def _read_history(self) -> tuple[str | None, list[_Entry]]:
+        try:
+            raw = json.loads(self.history_path.read_bytes())
+        except FileNotFoundError:
+            return None, []
+        except (OSError, ValueError) as exc:
+            raise StoreCorrupt(
+                f"{self.history_path} is unreadable ({exc}); move it aside to start a new history"
+            ) from exc
+        lineage = raw.get("lineage")
+        entries = []
+        for item in raw.get("versions", []):
+            item = dict(item)
+            sha, member = item.pop("sha256"), item.pop("member", None)
+            info = VersionInfo.from_dict({**item, "lineage": lineage})
+            entries.append(_Entry(info, sha, member))
+        return lineage, entries
+
+    def _state(self) -> _State:
+        """Reconcile the history with the inventory file as it is now."""
+        current = self._read_current()
+        lineage, entries = self._read_history()
+        if current is None:
+            return _State(lineage, entries, None)
+        sha = digest(current)
+        if entries and entries[-1].sha256 != sha:
+            if len(entries) > 1 and entries[-2].sha256 == sha:
+                entries = entries[:-1]  # a write died before replacing the file
+            else:
+                entries = [*entries, self._outside_entry(lineage, entries, sha)]
+        elif not entries:
+            entries = [self._outside_entry(lineage, entries, sha)]
+        return _State(lineage, entries, current)
+
+    def _outside_entry(self, lineage: str | None, entries: list[_Entry], sha: str) -> _Entry:
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        version = entries[-1].info.version + 1 if entries else 1
+        message = OUTSIDE if entries else "adopted existing inventory file"
+        info = VersionInfo(
+            version=version, lineage=lineage or UNVERSIONED, time=mtime, message=message
+        )
+        return _Entry(info, sha, None)
+
+    def head(self) -> VersionInfo | None:
+        return self._head_of(self._state())
+
+    @staticmethod
+    def _head_of(state: _State) -> VersionInfo | None:
+        if state.current is None or state.head is None:
+            return None
+        info = state.head.info
+        return replace(info, extra={**info.extra, "digest": state.head.sha256})
+
+    def read_current(self) -> tuple[VersionInfo | None, dict[str, Any]]:
+        """Head and content from one read of the file (no race between the two)."""
+        state = self._state()
+        if state.current is None:
+            return None, empty_inventory()
+        return self._head_of(state), parse_bytes(state.current, str(self.path))
+
+    def list_versions(self) -> list[VersionInfo]:
+        state = self._state()
+        members = set(self.files.backup_members())
+        return [
+            e.info
+            for e in state.entries
+            if (e.member is None and e is state.head) or (e.member in members)
+        ]
+
+    def read_version(self, version: int) -> dict[str, Any]:
+        state = self._state()
+        for entry in state.entries:
+            if entry.info.version != version:
+                continue
+            if entry is state.head and state.current is not None:
+                return parse_bytes(state.current, str(self.path))
+            if entry.member:
+                return self.files.read_backup(entry.member)
+        raise StoreError(
+            f"{self.path}: version {version} is not retained; see 'osa-inventory history'"
+        )
+
+    # -- writing --
+
+    def write_version(
+        self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        state = self._state()
+        current = self._head_of(state)
+        if _identity(current) != _identity(expected):
+            raise StaleWrite(
+                f"{self.path} moved on since it was read; rerun the command to work from the "
+                "new version"
+            )
+        new_bytes = dumps_inventory(inventory).encode("ascii")
+        lineage = state.lineage or new_lineage()
+        entries = [
+            _Entry(replace(e.info, lineage=lineage), e.sha256, e.member) for e in state.entries
+        ]
+        old_stat = None
+        if state.current is not None and entries:
+            try:
+                old_stat = os.stat(self.path)
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot stat {self.path}: {exc.strerror}") from exc
+            member = self.files.backup(state.current, old_stat)
+            entries[-1] = replace(entries[-1], member=member)
+        info = VersionInfo(
+            version=entries[-1].info.version + 1 if entries else 1,
+            lineage=lineage,
+            time=meta.time,
+            user=meta.user,
+            host=meta.host,
+            command=meta.command,
+            message=meta.message,
+        )
+        entries.append(_Entry(info, digest(new_bytes), None))
+        members = set(self.files.backup_members())
+        entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
+        self._write_history(lineage, entries)
+        try:
+            atomic_write(self.path, lambda f: f.write(new_bytes), old_stat)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        return replace(info, extra={"digest": entries[-1].sha256})
+
+    def _write_history(self, lineage: str, entries: list[_Entry]) -> None:
+        document = {"format": 1, "lineage": lineage, "versions": [e.to_dict() for e in entries]}
+        data = json.dumps(document, indent=2, sort_keys=True).encode()
+        try:
+            atomic_write(self.history_path, lambda f: f.write(data), None)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot write {self.history_path}: {exc.strerror or exc}"
+            ) from exc
+
+    # -- lock --
+
+    def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
+        result = self.lock.acquire_lock(holder)
+        self.stale_holder = self.lock.stale_holder
+        return result
+
+    def release_lock(self, holder: LockHolder) -> None:
+        self.lock.release_lock(holder)
+
+    def lock_status(self) -> LockHolder | None:
+        return self.lock.lock_status()
+
+    def break_lock(self, lock_id: str) -> None:
+        self.lock.break_lock(lock_id)
+
+
+def _identity(info: VersionInfo | None) -> tuple[Any, ...] | None:
+    if info is None:
+        return None
+    return (info.version, info.lineage, info.extra.get("digest"))

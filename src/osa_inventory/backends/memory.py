@@ -1,0 +1,137 @@
+"""``memory``: the reference backend, with every capability, kept in the process.
+
+Stores are shared by name within one process, so two instances registered with
+the same ``name`` see the same data: enough for tests and as a model for
+plugin authors. Nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from osa_inventory.errors import StaleWrite, StoreError
+from osa_inventory.inventory import empty_inventory
+from osa_inventory.store.backend import (
+    Backend,
+    LockHolder,
+    Option,
+    VersionInfo,
+    WriteMeta,
+    new_lineage,
+)
+
+
+@dataclass
+class _Space:
+    lineage: str = field(default_factory=new_lineage)
+    versions: list[tuple[VersionInfo, str]] = field(default_factory=list)
+    holder: LockHolder | None = None
+    guard: threading.Lock = field(default_factory=threading.Lock)
+
+
+class MemoryBackend(Backend):
+    name = "memory"
+    options: ClassVar[dict[str, Option]] = {
+        "name": Option(str, "default", "inventory name; instances with one name share data"),
+        "retention": Option(int, 0, "versions kept (0: all)"),
+    }
+    shared_between_processes = False
+    _spaces: ClassVar[dict[str, _Space]] = {}
+    _spaces_guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def configure(self) -> None:
+        with self._spaces_guard:
+            self.space = self._spaces.setdefault(self.config["name"], _Space())
+
+    @classmethod
+    def reset(cls, name: str | None = None) -> None:
+        """Forget one named store (or all): for tests."""
+        with cls._spaces_guard:
+            if name is None:
+                cls._spaces.clear()
+            else:
+                cls._spaces.pop(name, None)
+
+    def describe(self) -> str:
+        return f"memory:{self.config['name']}"
+
+    # -- the three methods --
+
+    def load(self) -> dict[str, Any]:
+        head = self.head()
+        return self.read_version(head.version) if head else empty_inventory()
+
+    def write(self, inventory: dict[str, Any]) -> None:
+        self.write_version(inventory, WriteMeta.for_this_process(), self.head())
+
+    # -- versions --
+
+    def head(self) -> VersionInfo | None:
+        with self.space.guard:
+            return self.space.versions[-1][0] if self.space.versions else None
+
+    def list_versions(self) -> list[VersionInfo]:
+        with self.space.guard:
+            return [info for info, _ in self.space.versions]
+
+    def read_version(self, version: int) -> dict[str, Any]:
+        with self.space.guard:
+            for info, data in self.space.versions:
+                if info.version == version:
+                    return json.loads(data)
+        raise StoreError(f"memory store has no version {version}")
+
+    def write_version(
+        self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        data = json.dumps(inventory)
+        with self.space.guard:
+            current = self.space.versions[-1][0] if self.space.versions else None
+            if current != expected:
+                raise StaleWrite("memory store moved on since it was read; rerun the command")
+            info = VersionInfo(
+                version=(current.version + 1) if current else 1,
+                lineage=self.space.lineage,
+                time=meta.time,
+                user=meta.user,
+                host=meta.host,
+                command=meta.command,
+                message=meta.message,
+            )
+            self.space.versions.append((info, data))
+            keep = self.config["retention"]
+            if keep and len(self.space.versions) > keep:
+                del self.space.versions[:-keep]
+            return info
+
+    # -- lock --
+
+    def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
+        with self.space.guard:
+            current = self.space.holder
+            if current is not None and current.lock_id != holder.lock_id:
+                return current
+            self.space.holder = holder
+            return None
+
+    def release_lock(self, holder: LockHolder) -> None:
+        with self.space.guard:
+            if self.space.holder and self.space.holder.lock_id == holder.lock_id:
+                self.space.holder = None
+
+    def lock_status(self) -> LockHolder | None:
+        with self.space.guard:
+            holder = self.space.holder
+        if holder and holder.expires is not None and holder.expires < time.time():
+            return holder  # expired: the front end takes it over
+        return holder
+
+    def break_lock(self, lock_id: str) -> None:
+        with self.space.guard:
+            if self.space.holder is None or self.space.holder.lock_id != lock_id:
+                raise StoreError(f"lock {lock_id} is not held")
+            self.space.holder = None

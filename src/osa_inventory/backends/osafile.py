@@ -1,0 +1,257 @@
+"""OSA-compatible file store: ``openstack_inventory.json`` plus its backup tar.
+
+The layout is the one OpenStack-Ansible uses, so OSA's own tools keep working:
+
+* the inventory is a plain JSON file (see :func:`osa_inventory.jsonio.dumps_inventory`);
+* earlier versions live in ``backup_openstack_inventory.tar`` next to it, an uncompressed
+  tar whose members are named ``<file name>-YYYYmmdd_HHMMSS.json``. Like OSA, the
+  timestamp is UTC. Names are unique: when the tar already holds a backup from the same
+  second, ``-1``, ``-2``, ... (one more than the highest in use) goes before ``.json``.
+  Members are kept in write order, oldest first, and only the newest ``backup_keep``
+  are kept.
+
+Unlike OSA, a backup is only taken when a write changes the inventory, and both files
+are replaced atomically (temporary file in the same directory, ``fsync``, ``os.replace``,
+``fsync`` of the directory): a crash leaves the previous or the new version of each
+file, never a truncated one. Symbolic links are written through, not replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import json
+import os
+import re
+import stat
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
+from osa_inventory.jsonio import dumps_inventory, loads_inventory
+
+__all__ = ["BACKUP_NAME", "FileStore", "atomic_write", "parse_bytes"]
+
+BACKUP_NAME = "backup_openstack_inventory.tar"
+NEW_FILE_MODE = 0o600
+
+
+class FileStore:
+    """The inventory as an OSA-compatible JSON file with a tar of earlier versions."""
+
+    def __init__(self, path: str | os.PathLike[str], backup_keep: int = 15) -> None:
+        """Store the inventory in ``path``; keep at most ``backup_keep`` backups (0: none)."""
+        if backup_keep < 0:
+            raise ConfigError(f"backup_keep must be 0 or more, not {backup_keep}")
+        self.path = Path(path)
+        self.backup_path = self.path.with_name(BACKUP_NAME)
+        self.backup_keep = backup_keep
+
+    def load(self) -> dict[str, Any] | None:
+        """Return the stored inventory, or None when the file does not exist."""
+        data = _read_file(self.path)
+        return None if data is None else parse_bytes(data, str(self.path))
+
+    def write(self, inventory: dict[str, Any]) -> bool:
+        """Store ``inventory``; return False, touching nothing, if it is already stored.
+
+        The current file, if any, first goes to the backup tar; a file that does not
+        parse counts as different and is backed up as it is.
+        """
+        new = dumps_inventory(inventory).encode("ascii")
+        target = Path(os.path.realpath(self.path))
+        old, old_stat = b"", None
+        try:
+            with open(target, "rb") as f:
+                old = f.read()
+                old_stat = os.fstat(f.fileno())
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise _unavailable("read inventory", target, exc) from exc
+
+        if old_stat is not None:
+            if _same_json(old, new):
+                return False
+            if self.backup_keep:
+                self.backup(old, old_stat)
+        try:
+            atomic_write(target, lambda f: f.write(new), old_stat)
+        except OSError as exc:
+            raise _unavailable("write inventory", target, exc) from exc
+        return True
+
+    def backup_members(self) -> list[str]:
+        """Names of the members of the backup tar, oldest first."""
+        with _open_tar(self.backup_path) as tar:
+            return [] if tar is None else tar.getnames()
+
+    def read_backup(self, member: str) -> dict[str, Any]:
+        """Return the inventory stored in backup ``member`` (the last one of that name)."""
+        source = f"{self.backup_path}:{member}"
+        with _open_tar(self.backup_path) as tar:
+            if tar is None or member not in tar.getnames():
+                raise StoreError(f"{self.backup_path}: no backup named {member!r}")
+            stream = tar.extractfile(member)
+            if stream is None:
+                raise StoreCorrupt(f"{source}: not a regular file")
+            return parse_bytes(stream.read(), source)
+
+    def backup(self, data: bytes, data_stat: os.stat_result) -> str:
+        """Add ``data`` to the backup tar, dropping the oldest members beyond the limit.
+
+        Returns the new member's name.
+        """
+        target = Path(os.path.realpath(self.backup_path))
+        try:
+            tar_stat: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            tar_stat = None
+        except OSError as exc:
+            raise _unavailable("read backup archive", target, exc) from exc
+
+        with _open_tar(target) as old:
+            members = [] if old is None else old.getmembers()
+            info = tarfile.TarInfo(self._member_name({m.name for m in members}))
+            info.size = len(data)
+            info.mtime = int(data_stat.st_mtime)
+            info.mode = stat.S_IMODE(data_stat.st_mode)
+            info.uid, info.gid = data_stat.st_uid, data_stat.st_gid
+            kept = members[max(0, len(members) - self.backup_keep + 1) :]
+
+            def fill(f: BinaryIO) -> None:
+                with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as new:
+                    if old is not None:
+                        for member in kept:
+                            stream = old.extractfile(member) if member.isreg() else None
+                            new.addfile(member, stream)
+                    new.addfile(info, io.BytesIO(data))
+
+            try:
+                atomic_write(target, fill, tar_stat)
+            except OSError as exc:
+                raise _unavailable("write backup archive", target, exc) from exc
+        return info.name
+
+    def _member_name(self, taken: set[str]) -> str:
+        """A backup member name for now, numbered after any in ``taken`` for the same second."""
+        base = f"{self.path.name}-{datetime.now(UTC):%Y%m%d_%H%M%S}"
+        same_second = re.compile(re.escape(base) + r"(?:-(\d+))?\.json")
+        used = [int(m[1] or 0) for name in taken if (m := same_second.fullmatch(name))]
+        return f"{base}-{max(used) + 1}.json" if used else f"{base}.json"
+
+
+def _unavailable(action: str, path: os.PathLike[str] | str, exc: OSError) -> StoreUnavailable:
+    return StoreUnavailable(f"cannot {action} {path}: {exc.strerror or exc}")
+
+
+def _read_file(path: Path) -> bytes | None:
+    """The bytes of ``path``, or None when it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unavailable("read inventory", path, exc) from exc
+
+
+def parse_bytes(data: bytes, source: str) -> dict[str, Any]:
+    """Parse stored inventory bytes; a one-line StoreCorrupt names ``source``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreCorrupt(
+            f"{source}: not UTF-8 text (byte {exc.start}); restore a good copy, "
+            f"e.g. from {BACKUP_NAME} next to it"
+        ) from exc
+    return loads_inventory(text, source)
+
+
+def _same_json(old: bytes, new: bytes) -> bool:
+    """Whether ``old`` holds the same JSON value as ``new`` (False if it does not parse)."""
+    if old == new:
+        return True
+    try:
+        return json.loads(old) == json.loads(new)
+    except (ValueError, RecursionError):
+        return False
+
+
+@contextlib.contextmanager
+def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
+    """Open the tar at ``path`` for reading; None when it is missing or empty."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the with block below
+    except FileNotFoundError:
+        f = None
+    except OSError as exc:
+        raise _unavailable("read backup archive", path, exc) from exc
+    if f is None:
+        yield None
+        return
+    with f:
+        try:
+            if os.fstat(f.fileno()).st_size == 0:
+                yield None
+                return
+            with tarfile.open(fileobj=f, mode="r:") as tar:
+                yield tar
+        except tarfile.TarError as exc:
+            raise StoreCorrupt(
+                f"backup archive {path} is unreadable ({exc}); move it aside and retry"
+            ) from exc
+
+
+def atomic_write(
+    target: Path, fill: Callable[[BinaryIO], object], like: os.stat_result | None
+) -> None:
+    """Replace ``target`` by what ``fill`` writes, atomically and durably.
+
+    The new file gets the mode (and, where allowed, owner) of ``like``, the stat of the
+    file it replaces, or mode 0600 when there is none. Raises OSError, leaving
+    ``target`` and its directory as they were.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fill(f)
+            f.flush()
+            _copy_owner_and_mode(f.fileno(), like)
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _copy_owner_and_mode(fd: int, like: os.stat_result | None) -> None:
+    if like is None:
+        os.fchmod(fd, NEW_FILE_MODE)
+        return
+    current = os.fstat(fd)
+    if (current.st_uid, current.st_gid) != (like.st_uid, like.st_gid):
+        # Only root may give a file away; others may still keep the group.
+        try:
+            os.fchown(fd, like.st_uid, like.st_gid)
+        except PermissionError:
+            with contextlib.suppress(PermissionError):
+                os.fchown(fd, -1, like.st_gid)
+    os.fchmod(fd, stat.S_IMODE(like.st_mode))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)

@@ -1,0 +1,68 @@
+"""Flags and helpers shared by every ``osa-inventory`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+DEBUG_LOG_FILE = "osa-inventory.log"
+
+
+def store_flags() -> argparse.ArgumentParser:
+    """--config, --backend and friends: a parent parser for every command."""
+    from osa_inventory.sources import default_config_dir
+
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("store")
+    group.add_argument(
+        "--config",
+        default=default_config_dir(),
+        metavar="DIR",
+        help="directory holding openstack_user_config.yml, conf.d/ and env.d/ "
+        "(default: $OSA_CONFIG_DIR, else /etc/openstack_deploy)",
+    )
+    group.add_argument("--backend", help="backend name or package.module:Class (overrides osa.ini)")
+    group.add_argument(
+        "--backend-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a backend option (repeatable; overrides osa.ini and environment)",
+    )
+    group.add_argument("--inventory-name", help="named inventory within the backend")
+    group.add_argument("--lock-timeout", type=float, metavar="SECONDS", help="default 60")
+    group.add_argument(
+        "--debug", action="store_true", help=f"log to {DEBUG_LOG_FILE} in the current directory"
+    )
+    return parent
+
+
+def warn(message: str) -> None:
+    print(f"osa-inventory: warning: {message}", file=sys.stderr)
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from osa_inventory.settings import resolve_settings
+
+    return resolve_settings(
+        args.config,
+        backend=args.backend,
+        backend_options=args.backend_option,
+        name=args.inventory_name,
+        lock_timeout=args.lock_timeout,
+    )
+
+
+def open_store_from(args: argparse.Namespace) -> Any:
+    from osa_inventory.store import open_store
+
+    return open_store(settings_from(args), warn=warn)
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(str(cell))) for w, cell in zip(widths, row, strict=True)]
+    for row in [headers, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

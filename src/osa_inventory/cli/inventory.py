@@ -1,0 +1,112 @@
+"""The inventory-script mode: ``--list`` (default), ``--host NAME``, ``--check``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from osa_inventory.cli.common import open_store_from, store_flags, warn
+
+LOG = logging.getLogger("osa_inventory")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from osa_inventory.sources import default_environment_dir
+
+    parser = argparse.ArgumentParser(
+        prog="osa-inventory",
+        parents=[store_flags()],
+        description="Generate and store the OpenStack-Ansible inventory. An Ansible inventory "
+        "script: with no action it behaves like --list. Other commands: "
+        "'osa-inventory backends', 'config show', 'lock status', 'lock break ID' "
+        "(each with --help).",
+    )
+    parser.add_argument(
+        "--environment",
+        default=default_environment_dir(),
+        metavar="DIR",
+        help="directory holding the base env.d/ "
+        "(default: $OSA_ROOT/inventory, else /opt/openstack-ansible/inventory)",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="print the inventory (default)")
+    action.add_argument("--host", metavar="NAME", help="print the variables of one host")
+    action.add_argument(
+        "--check", action="store_true", help="validate the configuration; write nothing"
+    )
+    parser.add_argument("-m", "--message", default="", help="reason recorded in the history")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from osa_inventory.generate import generate
+    from osa_inventory.sources import load_environment, load_user_config
+
+    user_config = load_user_config(args.config)
+    environment = load_environment(args.environment, args.config)
+    store = open_store_from(args)
+    try:
+        snapshot = store.read()
+        result = generate(user_config, environment, snapshot.inventory)
+        for message in result.warnings:
+            warn(message)
+        if args.check:
+            return _report_check(result)
+        inventory = result.inventory
+        if inventory != snapshot.inventory:
+            inventory = _store(store, args, snapshot, result, user_config, environment)
+    finally:
+        store.close()
+    _print(args, inventory)
+    return 0
+
+
+def _store(
+    store: Any,
+    args: argparse.Namespace,
+    snapshot: Any,
+    result: Any,
+    user_config: Any,
+    environment: Any,
+) -> dict[str, Any]:
+    """Write under the lock, regenerating if another writer got there first."""
+    from osa_inventory.generate import generate
+
+    def change(current: dict[str, Any]) -> dict[str, Any]:
+        if current == snapshot.inventory:
+            return result.inventory
+        LOG.debug("store changed while generating; regenerating from the new version")
+        return generate(user_config, environment, current).inventory
+
+    command = "osa-inventory " + " ".join(sys.argv[1:])
+    outcome = store.update(change, message=args.message, command=command.strip())
+    LOG.debug("stored: changed=%s version=%s", outcome.changed, outcome.version)
+    return outcome.inventory
+
+
+def _report_check(result: Any) -> int:
+    for group in result.unknown_groups:
+        warn(f"group {group} is in the user config but not in env.d; no service uses it")
+    if result.unknown_groups:
+        print(
+            "osa-inventory: error: configuration has groups unknown to env.d "
+            "(see warnings above); fix the group names or add them to env.d",
+            file=sys.stderr,
+        )
+        return 1
+    print("Configuration ok!")
+    return 0
+
+
+def _print(args: argparse.Namespace, inventory: dict[str, Any]) -> None:
+    if args.host is not None:
+        hostvars = inventory["_meta"]["hostvars"].get(args.host, {})
+        sys.stdout.write(json.dumps(hostvars, sort_keys=True))
+    else:
+        from osa_inventory.jsonio import dumps_compact
+
+        sys.stdout.write(dumps_compact(inventory))
+    sys.stdout.write("\n")

@@ -1,0 +1,32 @@
+"""Storage: the backend contract, discovery and the Store front end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from osa_inventory.settings import Settings
+from osa_inventory.store.registry import load_backend_class
+from osa_inventory.store.store import Snapshot, Store
+
+__all__ = ["Snapshot", "Store", "open_backend", "open_store"]
+
+
+def open_backend(backend: str, options: dict[str, Any], inventory_name: str | None = None) -> Any:
+    """Load, instantiate and register a backend by name or import path."""
+    backend_class = load_backend_class(backend)
+    options = dict(options)
+    declared = getattr(backend_class, "options", None)
+    if inventory_name is not None and isinstance(declared, dict) and "name" in declared:
+        options.setdefault("name", inventory_name)
+    instance = backend_class()
+    instance.register(options)
+    return instance
+
+
+def open_store(settings: Settings, warn: Callable[[str], None] | None = None) -> Store:
+    """The Store for resolved settings."""
+    backend = open_backend(settings.backend.value, settings.backend_options(), settings.name.value)
+    describe = getattr(backend, "describe", None)
+    label = describe() if callable(describe) else settings.backend.value
+    return Store(backend, label=label, lock_timeout=settings.lock_timeout.value, warn=warn)

@@ -1,0 +1,285 @@
+"""The storage plugin contract.
+
+A backend is any class with three methods:
+
+* ``register(options: dict) -> None`` takes the options given for it (paths,
+  URLs, credentials) and checks them;
+* ``load() -> dict`` returns the stored inventory in OSA's format, or an empty
+  skeleton when nothing is stored;
+* ``write(inventory: dict) -> None`` stores it.
+
+:class:`Backend` is a convenience base class: it validates options against a
+typed schema (:class:`Option`) and documents the optional capabilities a
+backend may add. The Store front end (:mod:`osa_inventory.store.store`) uses a
+capability when the backend has it and supplies a fallback otherwise:
+
+* locking (:class:`LockingBackend`): ``acquire_lock``/``release_lock``/
+  ``lock_status``/``break_lock``; without it the front end takes a local lock;
+* versions (:class:`VersionedBackend`): ``head``/``list_versions``/
+  ``read_version``/``write_version`` (a compare-and-swap on the version number);
+  without it there is no history;
+* per-host reads (:class:`HostReader`): ``load_host(name)`` for ``--host``.
+
+Backends raise only :mod:`osa_inventory.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from osa_inventory.errors import ConfigError
+from osa_inventory.inventory import empty_inventory
+
+__all__ = [
+    "Backend",
+    "HostReader",
+    "LockHolder",
+    "LockingBackend",
+    "MinimalBackend",
+    "Option",
+    "VersionInfo",
+    "VersionedBackend",
+    "WriteMeta",
+    "empty_inventory",
+    "new_lineage",
+]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One typed backend option. ``secret`` values are masked when shown."""
+
+    type: type = str
+    default: Any = None
+    help: str = ""
+    secret: bool = False
+    required: bool = False
+
+    def convert(self, backend: str, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if self.type is bool and isinstance(value, bool):
+            return value
+        if self.type is not bool and isinstance(value, self.type):
+            return value
+        text = str(value).strip()
+        try:
+            if self.type is not bool:
+                return self.type(text)
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise ValueError(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"backend {backend}: option {name}={value!r} is not a valid "
+                f"{self.type.__name__}; fix the value"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds (or wants) the store lock."""
+
+    lock_id: str
+    user: str
+    host: str
+    pid: int
+    since: float
+    command: str = ""
+    expires: float | None = None
+
+    @classmethod
+    def for_this_process(cls, ttl: float | None = None) -> LockHolder:
+        now = time.time()
+        return cls(
+            lock_id=uuid.uuid4().hex[:12],
+            user=current_user(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            since=now,
+            command=" ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)),
+            expires=now + ttl if ttl else None,
+        )
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
+        return f"{self.user}@{self.host} pid {self.pid} since {when} (lock id {self.lock_id})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LockHolder:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One entry of a store's history."""
+
+    version: int
+    lineage: str
+    time: float
+    user: str = ""
+    host: str = ""
+    command: str = ""
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VersionInfo:
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class WriteMeta:
+    """What the front end records with a new version."""
+
+    user: str
+    host: str
+    command: str
+    message: str = ""
+    time: float = field(default_factory=time.time)
+
+    @classmethod
+    def for_this_process(cls, message: str = "", command: str | None = None) -> WriteMeta:
+        return cls(
+            user=current_user(),
+            host=socket.gethostname(),
+            command=command if command is not None else " ".join(sys.argv),
+            message=message,
+        )
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def new_lineage() -> str:
+    """A lineage id, fixed for the life of a store."""
+    return uuid.uuid4().hex
+
+
+@runtime_checkable
+class MinimalBackend(Protocol):
+    """The contract every plugin meets."""
+
+    def register(self, options: dict[str, Any]) -> None: ...
+
+    def load(self) -> dict[str, Any]: ...
+
+    def write(self, inventory: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class LockingBackend(Protocol):
+    """A backend with its own exclusive lock (shared by every deploy host)."""
+
+    def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
+        """Take the lock for ``holder``; return None on success, else the current holder."""
+
+    def release_lock(self, holder: LockHolder) -> None: ...
+
+    def lock_status(self) -> LockHolder | None: ...
+
+    def break_lock(self, lock_id: str) -> None: ...
+
+
+@runtime_checkable
+class VersionedBackend(Protocol):
+    """A backend that keeps versions and history."""
+
+    def head(self) -> VersionInfo | None:
+        """The current version, or None for an empty store."""
+
+    def list_versions(self) -> list[VersionInfo]: ...
+
+    def read_version(self, version: int) -> dict[str, Any]: ...
+
+    def write_version(
+        self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        """Store a new version if the head is still ``expected``, else raise StaleWrite."""
+
+
+@runtime_checkable
+class HostReader(Protocol):
+    def load_host(self, name: str) -> dict[str, Any] | None: ...
+
+
+class Backend:
+    """Convenience base class: option schema, validation and defaults.
+
+    Subclasses declare ``options`` and implement ``load`` and ``write`` (and any
+    capability methods). ``register`` fills ``self.options`` with converted
+    values and calls :meth:`configure`.
+    """
+
+    name: ClassVar[str] = ""
+    options: ClassVar[Mapping[str, Option]] = {}
+    #: pip extra that installs this backend's dependencies, e.g. "postgresql"
+    extra: ClassVar[str | None] = None
+    #: modules the backend imports when used; missing ones make it unavailable
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: several processes (or deploy hosts) see the same store
+    shared_between_processes: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self.config: dict[str, Any] = {}
+
+    def register(self, options: dict[str, Any]) -> None:
+        label = self.name or type(self).__name__
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            known = ", ".join(sorted(self.options)) or "none"
+            raise ConfigError(
+                f"backend {label}: unknown option {', '.join(unknown)}; known options: {known}"
+            )
+        config: dict[str, Any] = {}
+        for key, option in self.options.items():
+            value = options.get(key, option.default)
+            if value is None and option.required:
+                raise ConfigError(
+                    f"backend {label}: option {key} is required ({option.help}); set it in "
+                    f"[backend:{label}] of osa.ini or with --backend-option {key}=..."
+                )
+            config[key] = option.convert(label, key, value)
+        self.config = config
+        self.configure()
+
+    def configure(self) -> None:
+        """Hook run after the options are validated."""
+
+    def load(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def write(self, inventory: dict[str, Any]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short human description of where the store is (no secrets)."""
+        return self.name
+
+    def close(self) -> None:
+        """Release connections."""

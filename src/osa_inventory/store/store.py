@@ -1,0 +1,254 @@
+"""The Store front end: what every backend needs and none should repeat.
+
+* reads never take the lock and see a whole version (backends write atomically);
+* a write takes the lock (waiting up to ``lock_timeout``), re-reads, computes,
+  skips the write when nothing changed, refuses a stale base (another version or
+  another lineage) and records who wrote, when and why;
+* a plugin with only ``register``/``load``/``write`` gets a local file lock and
+  no history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
+from osa_inventory.inventory import empty_inventory
+from osa_inventory.store.backend import (
+    HostReader,
+    LockHolder,
+    LockingBackend,
+    VersionedBackend,
+    VersionInfo,
+    WriteMeta,
+)
+from osa_inventory.store.filelock import FileLock, pid_alive
+
+LOG = logging.getLogger(__name__)
+DEFAULT_LOCK_TIMEOUT = 60.0
+DEFAULT_LOCK_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An inventory as read, with the version it came from (None: no history)."""
+
+    inventory: dict[str, Any]
+    version: VersionInfo | None
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    changed: bool
+    version: VersionInfo | None
+    inventory: dict[str, Any]
+
+
+def local_lock_path(label: str) -> Path:
+    """Where the front end keeps the lock of a plugin without its own."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    digest = hashlib.sha256(label.encode()).hexdigest()[:16]
+    return Path(base) / "osa-inventory-locks" / f"{digest}.lock"
+
+
+class Store:
+    """Front end over one backend instance."""
+
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        label: str = "",
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.label = label or getattr(backend, "name", "") or type(backend).__name__
+        self.lock_timeout = lock_timeout
+        self.lock_ttl = lock_ttl
+        self.warn = warn or (lambda message: LOG.warning("%s", message))
+        self.versioned = isinstance(backend, VersionedBackend)
+        if isinstance(backend, LockingBackend):
+            self.locker: Any = backend
+        else:
+            self.locker = FileLock(local_lock_path(self.label))
+        self._holder: LockHolder | None = None
+
+    # -- reading --
+
+    def read(self) -> Snapshot:
+        """The current inventory and its version; never waits for a writer."""
+        read_current = getattr(self.backend, "read_current", None)
+        if callable(read_current):  # head and content from one read
+            version, inventory = read_current()
+            return Snapshot(inventory, version)
+        if self.versioned:
+            head = self.backend.head()
+            if head is None:
+                return Snapshot(empty_inventory(), None)
+            return Snapshot(self.backend.read_version(head.version), head)
+        inventory = self.backend.load()
+        return Snapshot(inventory if inventory else empty_inventory(), None)
+
+    def load(self) -> dict[str, Any]:
+        return self.read().inventory
+
+    def host(self, name: str) -> dict[str, Any] | None:
+        if isinstance(self.backend, HostReader):
+            return self.backend.load_host(name)
+        return ((self.load().get("_meta") or {}).get("hostvars") or {}).get(name)
+
+    def history(self) -> list[VersionInfo]:
+        if not self.versioned:
+            raise StoreError(
+                f"backend {self.label} keeps no versions; history needs a backend with versions"
+            )
+        return self.backend.list_versions()
+
+    def read_version(self, version: int) -> dict[str, Any]:
+        if not self.versioned:
+            raise StoreError(f"backend {self.label} keeps no versions")
+        return self.backend.read_version(version)
+
+    # -- locking --
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[LockHolder]:
+        """Hold the store lock for the duration of the block."""
+        if self._holder is not None:  # re-entrant within one Store
+            yield self._holder
+            return
+        holder = self._acquire()
+        self._holder = holder
+        try:
+            yield holder
+        finally:
+            self._holder = None
+            self.locker.release_lock(holder)
+
+    def _acquire(self) -> LockHolder:
+        holder = LockHolder.for_this_process(ttl=self.lock_ttl)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            current = self.locker.acquire_lock(holder)
+            if current is None:
+                stale = getattr(self.locker, "stale_holder", None)
+                if stale is not None:
+                    self.warn(f"took over the lock left by {stale.describe()}, which died")
+                return holder
+            if self._is_abandoned(current):
+                self.warn(f"breaking abandoned lock held by {current.describe()}")
+                with contextlib.suppress(StoreError):
+                    self.locker.break_lock(current.lock_id)
+                continue
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"store {self.label} is locked by {current.describe()}; waited "
+                    f"{self.lock_timeout:g} s. Retry later, or if that process is gone run "
+                    f"'osa-inventory lock break {current.lock_id}'"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    @staticmethod
+    def _is_abandoned(holder: LockHolder) -> bool:
+        if holder.expires is not None and holder.expires < time.time():
+            return True
+        same_host = holder.host == socket.gethostname()
+        return same_host and holder.pid > 0 and not pid_alive(holder.pid)
+
+    def lock_status(self) -> LockHolder | None:
+        return self.locker.lock_status()
+
+    def break_lock(self, lock_id: str) -> None:
+        self.locker.break_lock(lock_id)
+
+    # -- writing --
+
+    def commit(
+        self,
+        inventory: dict[str, Any],
+        *,
+        base: Snapshot,
+        meta: WriteMeta,
+        force: bool = False,
+    ) -> CommitResult:
+        """Write ``inventory`` computed from ``base``; the lock must be held."""
+        if self._holder is None:
+            raise StoreError("internal error: commit without holding the store lock")
+        if inventory == base.inventory:
+            return CommitResult(False, base.version, base.inventory)
+        if not self.versioned:
+            self.backend.write(inventory)
+            return CommitResult(True, None, inventory)
+        current = self.backend.head()
+        self._check_base(base.version, current, force)
+        version = self.backend.write_version(inventory, meta, current)
+        return CommitResult(True, version, inventory)
+
+    def _check_base(
+        self, base: VersionInfo | None, current: VersionInfo | None, force: bool
+    ) -> None:
+        if base is None or current is None:
+            if base is not None and current is None and not force:
+                raise StaleWrite(
+                    f"store {self.label} was emptied since it was read (version {base.version}); "
+                    "rerun the command, or use --force to write anyway"
+                )
+            return
+        if base.lineage != current.lineage and not force:
+            raise StaleWrite(
+                f"store {self.label} belongs to another lineage ({current.lineage[:12]}, "
+                f"expected {base.lineage[:12]}): it was replaced by another deployment's store; "
+                "check the backend settings, or use --force to overwrite it"
+            )
+        moved = base.version != current.version or (
+            base.extra.get("digest") != current.extra.get("digest")
+        )
+        if moved and not force:
+            raise StaleWrite(
+                f"store {self.label} moved from version {base.version} to {current.version} "
+                "since it was read; rerun the command to work from the new version"
+            )
+
+    def update(
+        self,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        message: str = "",
+        command: str | None = None,
+        force: bool = False,
+    ) -> CommitResult:
+        """Lock, read, apply ``change`` to the stored inventory, write if it changed.
+
+        ``change`` must return a new inventory and leave its argument untouched
+        (the generator does; use :func:`copy_inventory` to edit a copy).
+        """
+        with self.locked():
+            base = self.read()
+            new = change(base.inventory)
+            meta = WriteMeta.for_this_process(message=message, command=command)
+            return self.commit(new, base=base, meta=meta, force=force)
+
+    def close(self) -> None:
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            close()
+
+
+def copy_inventory(inventory: dict[str, Any]) -> dict[str, Any]:
+    """An independent copy, so a change function cannot touch the base snapshot."""
+    return json.loads(json.dumps(inventory))
