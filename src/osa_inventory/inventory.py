@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from osa_inventory.errors import StoreCorrupt
 
 
 def empty_inventory() -> dict[str, Any]:
@@ -13,3 +16,36 @@ def empty_inventory() -> dict[str, Any]:
 def hostvars_of(inventory: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``_meta.hostvars``, or an empty mapping."""
     return (inventory.get("_meta") or {}).get("hostvars") or {}
+
+
+def check_shape(inventory: Mapping[str, Any], source: str) -> None:
+    """Refuse a stored inventory that is JSON but not OSA's shape (one-line error)."""
+    problem = None
+    meta = inventory.get("_meta", {})
+    hostvars = meta.get("hostvars", {}) if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        problem = "_meta is not an object"
+    elif not isinstance(hostvars, dict):
+        problem = "_meta.hostvars is not an object"
+    else:
+        bad = next((name for name, value in hostvars.items() if not isinstance(value, dict)), None)
+        if bad is not None:
+            problem = f"the variables of host {bad} are not an object"
+    if problem is None:
+        bad_group = next(
+            (
+                name
+                for name, value in inventory.items()
+                if name != "_meta"
+                and isinstance(value, dict)
+                and any(not isinstance(value.get(key, []), list) for key in ("hosts", "children"))
+            ),
+            None,
+        )
+        if bad_group is not None:
+            problem = f"group {bad_group} has hosts or children that are not a list"
+    if problem:
+        raise StoreCorrupt(
+            f"{source}: not an inventory in OSA's format ({problem}); restore it from the "
+            "backup tar or the history"
+        )

@@ -14,7 +14,9 @@ osa.ini. Every value remembers where it came from, for ``config show``.
 from __future__ import annotations
 
 import configparser
+import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,8 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 INVENTORY_FILE = "openstack_inventory.json"
 SECRET_WORDS = ("password", "secret", "token", "key")
 MASK = "********"
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?=@)")
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,39 @@ class Settings:
             ("name", str(self.name.value), self.name.source),
             ("lock_timeout", f"{self.lock_timeout.value:g}", self.lock_timeout.source),
         ]
+        declared = _declared_secrets(str(self.backend.value)) if self.options else set()
         for key in sorted(self.options):
             item = self.options[key]
-            shown = MASK if is_secret(key) else str(item.value)
+            if is_secret(key) or key in declared:
+                shown = MASK
+            else:
+                shown = mask_url_password(str(item.value))
             rows.append((f"option {key}", shown, item.source))
         return rows
+
+
+def mask_url_password(text: str) -> str:
+    """``scheme://user:password@host`` with the password masked."""
+    return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + MASK, text)
+
+
+def _declared_secrets(backend: str) -> set[str]:
+    """Options the backend's schema marks ``secret`` (empty if it cannot be loaded)."""
+    from osa_inventory.store import registry
+
+    try:  # only the class is needed: not its dependencies, not the contract
+        if ":" in backend:
+            backend_class = registry._import_target(backend)
+        elif backend in registry.BUILTIN_BACKENDS:
+            backend_class = registry._import_target(registry.BUILTIN_BACKENDS[backend])
+        else:
+            backend_class = registry._load_plugin(backend)
+    except Exception:  # config show must work even when the backend does not
+        return set()
+    declared = getattr(backend_class, "options", None)
+    if not isinstance(declared, Mapping):
+        return set()
+    return {key for key, option in declared.items() if getattr(option, "secret", False)}
 
 
 def is_secret(option: str) -> bool:
@@ -81,6 +113,17 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
             parser.read_file(handle)
     except FileNotFoundError:
         return None
+    except configparser.MissingSectionHeaderError as exc:
+        raise ConfigError(
+            f"{path}: line {exc.lineno}: {exc.line.strip()!r} is outside any section; "
+            "put settings under [inventory] or [backend:NAME]"
+        ) from exc
+    except configparser.ParsingError as exc:
+        lineno, line = exc.errors[0]
+        raise ConfigError(
+            f"{path}: line {lineno}: cannot parse {line.strip()!r}; write key = value "
+            "under a [section]"
+        ) from exc
     except configparser.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise ConfigError(f"{path}: {first_line}; fix the file (INI format)") from exc
@@ -113,13 +156,23 @@ def _parse_flag_options(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _resolve_references(options: dict[str, Value], env: Mapping[str, str]) -> dict[str, Value]:
-    """Turn ``X_env``/``X_file`` options into X, read from the environment or a file."""
+    """Turn ``X_env``/``X_file`` options into X, read from the environment or a file.
+
+    ``options`` are those of one layer (osa.ini, environment or flags), so that a
+    higher layer's X, given directly or by reference, beats a lower layer's.
+    """
     resolved = dict(options)
     for key, item in options.items():
         for suffix in ("_env", "_file"):
             if not key.endswith(suffix) or len(key) == len(suffix):
                 continue
             target = key[: -len(suffix)]
+            if target in resolved:
+                other = target if target in options else f"another reference to {target}"
+                raise ConfigError(
+                    f"option {key} ({item.source}) conflicts with {other} "
+                    f"({resolved[target].source}); give {target} one way only"
+                )
             del resolved[key]
             if suffix == "_env":
                 if str(item.value) not in env:
@@ -155,9 +208,9 @@ def resolve_settings(
     ini = _read_ini(path)
     where = f"{path}"
 
-    def pick(key: str, env_key: str, flag: Any, default: Any) -> Value:
+    def pick(key: str, env_key: str, flag: Any, default: Any, flag_name: str = "") -> Value:
         if flag is not None:
-            return Value(flag, f"--{key.replace('_', '-')}")
+            return Value(flag, flag_name or f"--{key.replace('_', '-')}")
         if env.get(env_key):
             return Value(env[env_key], f"env {env_key}")
         if ini is not None and ini.has_option("inventory", key):
@@ -165,26 +218,40 @@ def resolve_settings(
         return Value(default, "default")
 
     chosen = pick("backend", "OSA_INVENTORY_BACKEND", backend, DEFAULT_BACKEND)
-    chosen_name = pick("name", "OSA_INVENTORY_NAME", name, DEFAULT_NAME)
+    chosen_name = pick("name", "OSA_INVENTORY_NAME", name, DEFAULT_NAME, "--inventory-name")
+    if not NAME_RE.fullmatch(str(chosen_name.value)):
+        raise ConfigError(
+            f"inventory name {chosen_name.value!r} ({chosen_name.source}): use letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit"
+        )
     timeout = pick("lock_timeout", "OSA_INVENTORY_LOCK_TIMEOUT", lock_timeout, DEFAULT_LOCK_TIMEOUT)
     try:
-        timeout = Value(float(timeout.value), timeout.source)
+        seconds = float(timeout.value)
+        if math.isnan(seconds) or seconds < 0:
+            raise ValueError(timeout.value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            f"lock_timeout {timeout.value!r} ({timeout.source}) is not a number of seconds"
+            f"lock_timeout {timeout.value!r} ({timeout.source}) is not a number of seconds "
+            "(0 or more)"
         ) from exc
+    timeout = Value(seconds, timeout.source)
 
-    options: dict[str, Value] = {}
     section = f"backend:{chosen.value}"
+    from_ini: dict[str, Value] = {}
     if ini is not None and ini.has_section(section):
         for key, value in ini[section].items():
-            options[key] = Value(value, f"{where} [{section}]")
+            from_ini[key] = Value(value, f"{where} [{section}]")
+    from_env: dict[str, Value] = {}
     for key, value in env.items():
         if key.startswith(OPTION_ENV_PREFIX) and len(key) > len(OPTION_ENV_PREFIX):
-            options[key[len(OPTION_ENV_PREFIX) :].lower()] = Value(value, f"env {key}")
-    for key, value in _parse_flag_options(backend_options).items():
-        options[key] = Value(value, "--backend-option")
-    options = _resolve_references(options, env)
+            from_env[key[len(OPTION_ENV_PREFIX) :].lower()] = Value(value, f"env {key}")
+    from_flags = {
+        key: Value(value, "--backend-option")
+        for key, value in _parse_flag_options(backend_options).items()
+    }
+    options: dict[str, Value] = {}
+    for layer in (from_ini, from_env, from_flags):
+        options.update(_resolve_references(layer, env))
 
     if chosen.value == DEFAULT_BACKEND and "path" not in options and config_dir is not None:
         file_name = INVENTORY_FILE

@@ -99,10 +99,15 @@ def merge_into(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any
 
 
 def yaml_files(directory: Path) -> list[Path]:
-    """The ``*.yml``/``*.yaml`` files directly in ``directory``, sorted by name."""
+    """The ``*.yml``/``*.yaml`` files in ``directory`` and its subfolders.
+
+    Sorted by path relative to ``directory``, so the order never depends on the
+    file system (OSA walks these folders in directory order).
+    """
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+    found = [p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()]
+    return sorted(found, key=lambda p: p.relative_to(directory).parts)
 
 
 def load_user_config(config_dir: str | os.PathLike[str]) -> UserConfig:

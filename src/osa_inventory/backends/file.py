@@ -33,6 +33,7 @@ from osa_inventory.errors import StaleWrite, StoreCorrupt, StoreError, StoreUnav
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import (
+    UNASSIGNED_LINEAGE,
     Backend,
     LockHolder,
     Option,
@@ -44,7 +45,6 @@ from osa_inventory.store.filelock import FileLock
 
 HISTORY_SUFFIX = ".history.json"
 LOCK_SUFFIX = ".lock"
-UNVERSIONED = "unversioned"
 OUTSIDE = "changed outside osa-inventory"
 
 
@@ -158,7 +158,7 @@ class FileBackend(Backend):
         version = entries[-1].info.version + 1 if entries else 1
         message = OUTSIDE if entries else "adopted existing inventory file"
         info = VersionInfo(
-            version=version, lineage=lineage or UNVERSIONED, time=mtime, message=message
+            version=version, lineage=lineage or UNASSIGNED_LINEAGE, time=mtime, message=message
         )
         return _Entry(info, sha, None)
 

@@ -18,6 +18,7 @@ Passes, in order:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ from osa_inventory.generate.naming import (
 )
 from osa_inventory.generate.skeleton import ContainerType, Skeleton
 from osa_inventory.generate.userconfig import ConfigView, ProviderNetwork
+from osa_inventory.inventory import check_shape
 
 REQUIRED_HOSTVARS = (
     "properties",
@@ -163,13 +165,14 @@ class InventoryBuilder:
         return GenerationResult(
             inventory=self._assemble(),
             warnings=self.warnings,
-            unknown_groups=[g for g in self.config.host_groups if g not in self.skeleton.physical],
+            unknown_groups=[g for g in self.config.host_groups if g not in self.skeleton.known],
         )
 
     # -- pass 1: previous inventory --
 
     def _load_previous(self) -> None:
         previous = self.previous
+        check_shape(previous, "the previous inventory")
         meta = previous.get("_meta") or {}
         self.hostvars = copy_json(meta.get("hostvars") or {})
         for key, value in previous.items():
@@ -201,7 +204,8 @@ class InventoryBuilder:
         config = self.config
         load_used_ips(config.data.get("used_ips"), self.taken, config.where("used_ips"))
         for host, ip in config.host_ip.items():
-            self.taken.add(parse_address(ip, f"{config.where('cidr_networks')}: host {host} ip"))
+            with contextlib.suppress(GenerationError):  # a DNS name reserves nothing
+                self.taken.add(parse_address(ip, f"host {host} ip"))
         management_ips = [
             entry.get("management_ip")
             for hosts in config.host_groups.values()
@@ -286,18 +290,35 @@ class InventoryBuilder:
                         continue
                     for host, entry in hosts.items():
                         no_containers = entry.get("no_containers", global_no_containers)
-                        affinity = (entry.get("affinity") or {}).get(ctype.name, 1)
+                        affinity = self._affinity(host_group, host, entry, ctype.name)
                         placement = Placement(
                             ctype=ctype,
                             component=component,
                             container_group=container_group,
                             host_group=host_group,
                             metal=ctype.is_metal or bool(no_containers),
-                            affinity=int(affinity),
+                            affinity=affinity,
                         )
                         self._check_name_length(host, placement)
                         placements.setdefault(host, []).append(placement)
         return placements
+
+    def _affinity(self, group: str, host: str, entry: Mapping[str, Any], ctype: str) -> int:
+        """How many containers of ``ctype`` the host wants (``affinity``; default 1)."""
+        affinity = entry.get("affinity")
+        if affinity is None:
+            return 1
+        where = f"{self.config.where(group)}: {group}.{host}.affinity"
+        if not isinstance(affinity, dict):
+            raise GenerationError(
+                f"{where} must map container types to counts, e.g. 'galera_container: 3'"
+            )
+        count = affinity.get(ctype, 1)
+        if count is None:
+            return 1
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise GenerationError(f"{where}.{ctype} = {count!r} must be a whole number, 0 or more")
+        return count
 
     def _check_name_length(self, host: str, placement: Placement) -> None:
         where = self.config.where(placement.host_group)

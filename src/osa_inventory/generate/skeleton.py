@@ -77,6 +77,15 @@ class Skeleton:
     def physical(self) -> dict[str, list[str]]:
         return self.sections["physical_skel"]
 
+    @property
+    def known(self) -> set[str]:
+        """Every group name the skeleton mentions (keys and parents)."""
+        names = set()
+        for key, parents in self.group_keys():
+            names.add(key)
+            names.update(parents)
+        return names
+
     def needs_containers(self, no_containers: bool) -> bool:
         """Whether any service would run in a container (so networks are needed)."""
         return not no_containers and any(not ct.is_metal for ct in self.container_types)

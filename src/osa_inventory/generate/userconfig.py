@@ -40,7 +40,10 @@ class ProviderNetwork:
 
     @property
     def bind_groups(self) -> list[str]:
-        return [group_name(str(g)) for g in self.spec.get("group_binds") or []]
+        binds = self.spec.get("group_binds") or []
+        if isinstance(binds, str):  # one group written without a list
+            binds = [binds]
+        return [group_name(str(g)) for g in binds]
 
     def link_settings(self, is_metal: bool) -> dict[str, Any]:
         """The per-host network entry before address and netmask."""
@@ -79,6 +82,7 @@ class ConfigView:
         self.data: Mapping[str, Any] = data
         self.host_groups: dict[str, dict[str, dict[str, Any]]] = {}
         self.host_ip: dict[str, str] = {}
+        self._group_of: dict[str, str] = {}
         self._read_host_groups()
         self.cidr_networks: dict[str, Any] = self._read_cidr_networks()
         overrides = data.get("global_overrides")
@@ -128,6 +132,7 @@ class ConfigView:
                 "in every group"
             )
         self.host_ip[host] = ip
+        self._group_of.setdefault(host, key)
 
     def check_unique_host_ips(self) -> None:
         """One address on two hosts is an error."""
@@ -137,7 +142,8 @@ class ConfigView:
             if other != host:
                 first, second = sorted((other, host))
                 raise GenerationError(
-                    f"{USER_CONFIG_NAME}: hosts {first} and {second} both have address {ip}; "
+                    f"{self.where(self._group_of[second])}: hosts {first} and {second} both "
+                    f"have address {ip}; "
                     "give each host its own ip"
                 )
 
@@ -158,8 +164,8 @@ class ConfigView:
         networks = self.data.get("cidr_networks")
         if not networks or not isinstance(networks, dict):
             raise GenerationError(
-                f"{USER_CONFIG_NAME}: no cidr_networks; add a cidr_networks section with at "
-                "least the management network, e.g. 'management: 172.29.236.0/22'"
+                f"{self.where('cidr_networks')}: no cidr_networks; add a cidr_networks section "
+                "with at least the management network, e.g. 'management: 172.29.236.0/22'"
             )
         return networks
 
@@ -213,7 +219,7 @@ class ConfigView:
         where = self.where("global_overrides")
         if "global_overrides" not in self.data:
             raise GenerationError(
-                f"{USER_CONFIG_NAME}: no global_overrides; add global_overrides with "
+                f"{self.where('cidr_networks')}: no global_overrides; add global_overrides with "
                 "provider_networks"
             )
         if self.overrides is None or "provider_networks" not in self.overrides:

@@ -176,6 +176,10 @@ def current_user() -> str:
         return str(os.getuid())
 
 
+#: Lineage of a store that has content but no history yet (an adopted OSA file).
+UNASSIGNED_LINEAGE = "unversioned"
+
+
 def new_lineage() -> str:
     """A lineage id, fixed for the life of a store."""
     return uuid.uuid4().hex

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
-from osa_inventory.inventory import empty_inventory
+from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
+    UNASSIGNED_LINEAGE,
     HostReader,
     LockHolder,
     LockingBackend,
@@ -90,6 +91,11 @@ class Store:
 
     def read(self) -> Snapshot:
         """The current inventory and its version; never waits for a writer."""
+        snapshot = self._read()
+        check_shape(snapshot.inventory, f"store {self.label}")
+        return snapshot
+
+    def _read(self) -> Snapshot:
         read_current = getattr(self.backend, "read_current", None)
         if callable(read_current):  # head and content from one read
             version, inventory = read_current()
@@ -149,10 +155,7 @@ class Store:
                 if stale is not None:
                     self.warn(f"took over the lock left by {stale.describe()}, which died")
                 return holder
-            if self._is_abandoned(current):
-                self.warn(f"breaking abandoned lock held by {current.describe()}")
-                with contextlib.suppress(StoreError):
-                    self.locker.break_lock(current.lock_id)
+            if self._is_abandoned(current) and self._break_abandoned(current):
                 continue
             if time.monotonic() >= deadline:
                 raise LockTimeout(
@@ -162,6 +165,15 @@ class Store:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    def _break_abandoned(self, holder: LockHolder) -> bool:
+        """Break a lock whose holder is gone; False when the locker refuses (e.g. a live flock)."""
+        try:
+            self.locker.break_lock(holder.lock_id)
+        except StoreError:
+            return False  # wait for it like any other holder, up to the timeout
+        self.warn(f"breaking abandoned lock held by {holder.describe()}")
+        return True
 
     @staticmethod
     def _is_abandoned(holder: LockHolder) -> bool:
@@ -209,7 +221,8 @@ class Store:
                     "rerun the command, or use --force to write anyway"
                 )
             return
-        if base.lineage != current.lineage and not force:
+        assigned = UNASSIGNED_LINEAGE not in (base.lineage, current.lineage)
+        if assigned and base.lineage != current.lineage and not force:
             raise StaleWrite(
                 f"store {self.label} belongs to another lineage ({current.lineage[:12]}, "
                 f"expected {base.lineage[:12]}): it was replaced by another deployment's store; "
