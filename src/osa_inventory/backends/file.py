@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from osa_inventory.backends.osafile import FileStore, atomic_write, parse_bytes
-from osa_inventory.errors import StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
+from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import (
@@ -89,7 +89,7 @@ class FileBackend(Backend):
     def configure(self) -> None:
         self.path = Path(self.config["path"])
         if self.config["backup_keep"] < 1:
-            raise StoreError(f"backend file: backup_keep must be 1 or more for {self.path}")
+            raise ConfigError(f"backend file: backup_keep must be 1 or more for {self.path}")
         self.files = FileStore(self.path, backup_keep=self.config["backup_keep"])
         self.history_path = self.path.with_name(self.path.stem + HISTORY_SUFFIX)
         self.lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX))

@@ -49,7 +49,7 @@ class FileStore:
         if backup_keep < 0:
             raise ConfigError(f"backup_keep must be 0 or more, not {backup_keep}")
         self.path = Path(path)
-        self.backup_path = self.path.with_name(BACKUP_NAME)
+        self.backup_path = self.path.with_name(backup_name_for(self.path.name))
         self.backup_keep = backup_keep
 
     def load(self) -> dict[str, Any] | None:
@@ -144,6 +144,13 @@ class FileStore:
         same_second = re.compile(re.escape(base) + r"(?:-(\d+))?\.json")
         used = [int(m[1] or 0) for name in taken if (m := same_second.fullmatch(name))]
         return f"{base}-{max(used) + 1}.json" if used else f"{base}.json"
+
+
+def backup_name_for(inventory_file: str) -> str:
+    """OSA's tar name for its own file; ``backup_<stem>.tar`` for any other inventory."""
+    if inventory_file == "openstack_inventory.json":
+        return BACKUP_NAME
+    return f"backup_{Path(inventory_file).stem}.tar"
 
 
 def _unavailable(action: str, path: os.PathLike[str] | str, exc: OSError) -> StoreUnavailable:

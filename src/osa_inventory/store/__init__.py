@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +26,16 @@ def open_backend(backend: str, options: dict[str, Any], inventory_name: str | No
     return instance
 
 
+def _label(settings: Settings) -> str:
+    """A label unique to one store of a plugin that cannot describe itself."""
+    options = json.dumps(settings.backend_options(), sort_keys=True, default=str)
+    digest = hashlib.sha256(options.encode()).hexdigest()[:12]
+    return f"{settings.backend.value}:{digest}"
+
+
 def open_store(settings: Settings, warn: Callable[[str], None] | None = None) -> Store:
     """The Store for resolved settings."""
     backend = open_backend(settings.backend.value, settings.backend_options(), settings.name.value)
     describe = getattr(backend, "describe", None)
-    label = describe() if callable(describe) else settings.backend.value
+    label = describe() if callable(describe) else _label(settings)
     return Store(backend, label=label, lock_timeout=settings.lock_timeout.value, warn=warn)
