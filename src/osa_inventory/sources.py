@@ -15,12 +15,14 @@ from typing import Any
 
 import yaml
 
+from osa_inventory.defaults import (  # noqa: F401 - re-exported
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_OSA_ROOT,
+    default_config_dir,
+    default_environment_dir,
+)
 from osa_inventory.errors import ConfigError, YamlError
-
-USER_CONFIG_NAME = "openstack_user_config.yml"
-DEFAULT_CONFIG_DIR = "/etc/openstack_deploy"
-DEFAULT_OSA_ROOT = "/opt/openstack-ansible"
-YAML_SUFFIXES = (".yml", ".yaml")
+from osa_inventory.fingerprint import USER_CONFIG_NAME, yaml_files
 
 try:  # libyaml is several times faster; fall back to the pure-Python loader
     _Loader: type = yaml.CSafeLoader
@@ -38,16 +40,6 @@ class UserConfig:
     def where(self, key: str) -> str:
         """Name the file a top-level key came from, for error messages."""
         return self.origin.get(key, USER_CONFIG_NAME)
-
-
-def default_config_dir() -> str:
-    """``$OSA_CONFIG_DIR``, else ``/etc/openstack_deploy`` (OSA's default)."""
-    return os.environ.get("OSA_CONFIG_DIR") or DEFAULT_CONFIG_DIR
-
-
-def default_environment_dir() -> str:
-    """``$OSA_ROOT/inventory``, else ``/opt/openstack-ansible/inventory``."""
-    return os.path.join(os.environ.get("OSA_ROOT") or DEFAULT_OSA_ROOT, "inventory")
 
 
 def load_yaml_file(path: Path) -> Any:
@@ -96,18 +88,6 @@ def merge_into(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any
         else:
             base[key] = value
     return base
-
-
-def yaml_files(directory: Path) -> list[Path]:
-    """The ``*.yml``/``*.yaml`` files in ``directory`` and its subfolders.
-
-    Sorted by path relative to ``directory``, so the order never depends on the
-    file system (OSA walks these folders in directory order).
-    """
-    if not directory.is_dir():
-        return []
-    found = [p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()]
-    return sorted(found, key=lambda p: p.relative_to(directory).parts)
 
 
 def load_user_config(config_dir: str | os.PathLike[str]) -> UserConfig:

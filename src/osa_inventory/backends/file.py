@@ -39,6 +39,7 @@ from osa_inventory.store.backend import (
     Option,
     VersionInfo,
     WriteMeta,
+    fingerprint_extra,
     new_lineage,
 )
 from osa_inventory.store.filelock import FileLock
@@ -61,7 +62,10 @@ class _Entry:
     def to_dict(self) -> dict[str, Any]:
         data = self.info.to_dict()
         data.pop("lineage")
-        data.pop("extra")
+        extra = data.pop("extra")
+        for key in ("fingerprint", "warnings"):
+            if extra.get(key):
+                data[key] = extra[key]
         data.update(sha256=self.sha256, member=self.member)
         return data
 
@@ -130,7 +134,8 @@ class FileBackend(Backend):
         for item in raw.get("versions", []):
             item = dict(item)
             sha, member = item.pop("sha256"), item.pop("member", None)
-            info = VersionInfo.from_dict({**item, "lineage": lineage})
+            extra = fingerprint_extra(item.pop("fingerprint", ""), item.pop("warnings", []))
+            info = VersionInfo.from_dict({**item, "lineage": lineage, "extra": extra})
             entries.append(_Entry(info, sha, member))
         return lineage, entries
 
@@ -226,15 +231,7 @@ class FileBackend(Backend):
                 raise StoreUnavailable(f"cannot stat {self.path}: {exc.strerror}") from exc
             member = self.files.backup(state.current, old_stat)
             entries[-1] = replace(entries[-1], member=member)
-        info = VersionInfo(
-            version=entries[-1].info.version + 1 if entries else 1,
-            lineage=lineage,
-            time=meta.time,
-            user=meta.user,
-            host=meta.host,
-            command=meta.command,
-            message=meta.message,
-        )
+        info = meta.new_version(entries[-1].info.version + 1 if entries else 1, lineage)
         entries.append(_Entry(info, digest(new_bytes), None))
         members = set(self.files.backup_members())
         entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
@@ -243,7 +240,21 @@ class FileBackend(Backend):
             atomic_write(self.path, lambda f: f.write(new_bytes), old_stat)
         except OSError as exc:
             raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-        return replace(info, extra={"digest": entries[-1].sha256})
+        return replace(info, extra={**info.extra, "digest": entries[-1].sha256})
+
+    def set_fingerprint(self, version: VersionInfo, fingerprint: str, warnings: list[str]) -> None:
+        """Attach an input fingerprint to the head version (the lock is held)."""
+        state = self._state()
+        if state.head is None or state.head.info.version != version.version:
+            return
+        lineage = state.lineage or new_lineage()
+        entries = [
+            _Entry(replace(e.info, lineage=lineage), e.sha256, e.member) for e in state.entries
+        ]
+        head = entries[-1]
+        extra = {**head.info.extra, **fingerprint_extra(fingerprint, warnings)}
+        entries[-1] = replace(head, info=replace(head.info, extra=extra))
+        self._write_history(lineage, entries)
 
     def _write_history(self, lineage: str, entries: list[_Entry]) -> None:
         document = {"format": 1, "lineage": lineage, "versions": [e.to_dict() for e in entries]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from osa_inventory.errors import StaleWrite, StoreError
@@ -21,6 +21,7 @@ from osa_inventory.store.backend import (
     Option,
     VersionInfo,
     WriteMeta,
+    fingerprint_extra,
     new_lineage,
 )
 
@@ -93,20 +94,19 @@ class MemoryBackend(Backend):
             current = self.space.versions[-1][0] if self.space.versions else None
             if current != expected:
                 raise StaleWrite("memory store moved on since it was read; rerun the command")
-            info = VersionInfo(
-                version=(current.version + 1) if current else 1,
-                lineage=self.space.lineage,
-                time=meta.time,
-                user=meta.user,
-                host=meta.host,
-                command=meta.command,
-                message=meta.message,
-            )
+            info = meta.new_version((current.version + 1) if current else 1, self.space.lineage)
             self.space.versions.append((info, data))
             keep = self.config["retention"]
             if keep and len(self.space.versions) > keep:
                 del self.space.versions[:-keep]
             return info
+
+    def set_fingerprint(self, version: VersionInfo, fingerprint: str, warnings: list[str]) -> None:
+        with self.space.guard:
+            for index, (info, data) in enumerate(self.space.versions):
+                if info.version == version.version:
+                    extra = {**info.extra, **fingerprint_extra(fingerprint, warnings)}
+                    self.space.versions[index] = (replace(info, extra=extra), data)
 
     # -- lock --
 

@@ -11,7 +11,7 @@ DEBUG_LOG_FILE = "osa-inventory.log"
 
 def store_flags() -> argparse.ArgumentParser:
     """--config, --backend and friends: a parent parser for every command."""
-    from osa_inventory.sources import default_config_dir
+    from osa_inventory.defaults import default_config_dir
 
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("store")

@@ -1,4 +1,9 @@
-"""The inventory-script mode: ``--list`` (default), ``--host NAME``, ``--check``."""
+"""The inventory-script mode: ``--list`` (default), ``--host NAME``, ``--check``.
+
+Ansible runs this once per playbook, so the common case is fast: when the
+generator's inputs are unchanged since the stored version (same fingerprint),
+the stored inventory is served without reading YAML or generating.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ LOG = logging.getLogger("osa_inventory")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from osa_inventory.sources import default_environment_dir
+    from osa_inventory.defaults import default_environment_dir
 
     parser = argparse.ArgumentParser(
         prog="osa-inventory",
@@ -38,39 +43,56 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="validate the configuration; write nothing"
     )
     parser.add_argument("-m", "--message", default="", help="reason recorded in the history")
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="generate even when the inputs are unchanged since the stored version",
+    )
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_inventory.generate import generate
-    from osa_inventory.sources import load_environment, load_user_config
+    from osa_inventory.fingerprint import input_fingerprint
 
-    user_config = load_user_config(args.config)
-    environment = load_environment(args.environment, args.config)
+    fingerprint = "" if args.regenerate else input_fingerprint(args.config, args.environment)
     store = open_store_from(args)
     try:
         snapshot = store.read()
-        result = generate(user_config, environment, snapshot.inventory)
-        for message in result.warnings:
-            warn(message)
-        if args.check:
-            return _report_check(result)
-        inventory = result.inventory
-        if inventory != snapshot.inventory:
-            inventory = _store(store, args, snapshot, result, user_config, environment)
+        stored = snapshot.version.fingerprint if snapshot.version else ""
+        if fingerprint and stored == fingerprint and not args.check:
+            LOG.debug("inputs unchanged since version %s: served as stored", snapshot.version)
+            for message in snapshot.version.warnings:
+                warn(message)
+            inventory = snapshot.inventory
+        else:
+            result = _generate(args, snapshot)
+            if args.check:
+                return _report_check(result)
+            inventory = result.inventory
+            if inventory != snapshot.inventory:
+                inventory = _store(store, args, snapshot, result, fingerprint)
+            elif fingerprint:
+                store.remember_fingerprint(snapshot, fingerprint, result.warnings)
     finally:
         store.close()
     _print(args, inventory)
     return 0
 
 
+def _generate(args: argparse.Namespace, snapshot: Any) -> Any:
+    from osa_inventory.generate import generate
+    from osa_inventory.sources import load_environment, load_user_config
+
+    args.user_config = load_user_config(args.config)
+    args.environment_data = load_environment(args.environment, args.config)
+    result = generate(args.user_config, args.environment_data, snapshot.inventory)
+    for message in result.warnings:
+        warn(message)
+    return result
+
+
 def _store(
-    store: Any,
-    args: argparse.Namespace,
-    snapshot: Any,
-    result: Any,
-    user_config: Any,
-    environment: Any,
+    store: Any, args: argparse.Namespace, snapshot: Any, result: Any, fingerprint: str
 ) -> dict[str, Any]:
     """Write under the lock, regenerating if another writer got there first."""
     from osa_inventory.generate import generate
@@ -79,10 +101,16 @@ def _store(
         if current == snapshot.inventory:
             return result.inventory
         LOG.debug("store changed while generating; regenerating from the new version")
-        return generate(user_config, environment, current).inventory
+        return generate(args.user_config, args.environment_data, current).inventory
 
     command = "osa-inventory " + " ".join(sys.argv[1:])
-    outcome = store.update(change, message=args.message, command=command.strip())
+    outcome = store.update(
+        change,
+        message=args.message,
+        command=command.strip(),
+        fingerprint=fingerprint,
+        warnings=result.warnings,
+    )
     LOG.debug("stored: changed=%s version=%s", outcome.changed, outcome.version)
     return outcome.inventory
 
@@ -106,7 +134,5 @@ def _print(args: argparse.Namespace, inventory: dict[str, Any]) -> None:
         hostvars = inventory["_meta"]["hostvars"].get(args.host, {})
         sys.stdout.write(json.dumps(hostvars, sort_keys=True))
     else:
-        from osa_inventory.jsonio import dumps_compact
-
-        sys.stdout.write(dumps_compact(inventory))
+        sys.stdout.write(json.dumps(inventory, sort_keys=True, separators=(",", ":")))
     sys.stdout.write("\n")

@@ -140,6 +140,16 @@ class VersionInfo:
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def fingerprint(self) -> str:
+        """The input fingerprint recorded with this version ('' when none)."""
+        return str(self.extra.get("fingerprint", ""))
+
+    @property
+    def warnings(self) -> list[str]:
+        """The generator's warnings for the inputs of :attr:`fingerprint`."""
+        return [str(w) for w in self.extra.get("warnings", ())]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -158,15 +168,51 @@ class WriteMeta:
     command: str
     message: str = ""
     time: float = field(default_factory=time.time)
+    #: digest of the generator's inputs (config, conf.d, env.d) this version came from
+    fingerprint: str = ""
+    #: the generator's warnings for those inputs, repeated when the version is served as is
+    warnings: tuple[str, ...] = ()
 
     @classmethod
-    def for_this_process(cls, message: str = "", command: str | None = None) -> WriteMeta:
+    def for_this_process(
+        cls,
+        message: str = "",
+        command: str | None = None,
+        fingerprint: str = "",
+        warnings: tuple[str, ...] = (),
+    ) -> WriteMeta:
         return cls(
             user=current_user(),
             host=socket.gethostname(),
             command=command if command is not None else " ".join(sys.argv),
             message=message,
+            fingerprint=fingerprint,
+            warnings=tuple(warnings),
         )
+
+    def new_version(self, version: int, lineage: str) -> VersionInfo:
+        """The history entry for this write, as version ``version`` of ``lineage``."""
+        extra = fingerprint_extra(self.fingerprint, self.warnings)
+        return VersionInfo(
+            version=version,
+            lineage=lineage,
+            time=self.time,
+            user=self.user,
+            host=self.host,
+            command=self.command,
+            message=self.message,
+            extra=extra,
+        )
+
+
+def fingerprint_extra(fingerprint: str, warnings: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``VersionInfo.extra`` entries for an input fingerprint and its warnings."""
+    extra: dict[str, Any] = {}
+    if fingerprint:
+        extra["fingerprint"] = fingerprint
+        if warnings:
+            extra["warnings"] = list(warnings)
+    return extra
 
 
 def current_user() -> str:

@@ -237,6 +237,32 @@ class Store:
                 "since it was read; rerun the command to work from the new version"
             )
 
+    def remember_fingerprint(
+        self, snapshot: Snapshot, fingerprint: str, warnings: list[str] | None = None
+    ) -> bool:
+        """Record that ``snapshot``'s version is what the inputs ``fingerprint`` give.
+
+        Used after a run that generated exactly the stored inventory, so that the
+        next run can skip generation. Never waits: if a writer holds the lock,
+        nothing is recorded. Returns whether it was recorded.
+        """
+        setter = getattr(self.backend, "set_fingerprint", None)
+        if not callable(setter) or snapshot.version is None or not fingerprint:
+            return False
+        holder = LockHolder.for_this_process(ttl=self.lock_ttl)
+        if self.locker.acquire_lock(holder) is not None:
+            return False
+        try:
+            current = self.backend.head()
+            if current is None or current.version != snapshot.version.version:
+                return False
+            if current.extra.get("digest") != snapshot.version.extra.get("digest"):
+                return False
+            setter(current, fingerprint, list(warnings or ()))
+            return True
+        finally:
+            self.locker.release_lock(holder)
+
     def update(
         self,
         change: Callable[[dict[str, Any]], dict[str, Any]],
@@ -244,6 +270,8 @@ class Store:
         message: str = "",
         command: str | None = None,
         force: bool = False,
+        fingerprint: str = "",
+        warnings: list[str] | None = None,
     ) -> CommitResult:
         """Lock, read, apply ``change`` to the stored inventory, write if it changed.
 
@@ -253,7 +281,12 @@ class Store:
         with self.locked():
             base = self.read()
             new = change(base.inventory)
-            meta = WriteMeta.for_this_process(message=message, command=command)
+            meta = WriteMeta.for_this_process(
+                message=message,
+                command=command,
+                fingerprint=fingerprint,
+                warnings=tuple(warnings or ()),
+            )
             return self.commit(new, base=base, meta=meta, force=force)
 
     def close(self) -> None:

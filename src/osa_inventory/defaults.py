@@ -1,0 +1,18 @@
+"""Default locations, importable without pulling in YAML or the generator."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_CONFIG_DIR = "/etc/openstack_deploy"
+DEFAULT_OSA_ROOT = "/opt/openstack-ansible"
+
+
+def default_config_dir() -> str:
+    """``$OSA_CONFIG_DIR``, else ``/etc/openstack_deploy`` (OSA's default)."""
+    return os.environ.get("OSA_CONFIG_DIR") or DEFAULT_CONFIG_DIR
+
+
+def default_environment_dir() -> str:
+    """``$OSA_ROOT/inventory``, else ``/opt/openstack-ansible/inventory``."""
+    return os.path.join(os.environ.get("OSA_ROOT") or DEFAULT_OSA_ROOT, "inventory")
