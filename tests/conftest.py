@@ -80,6 +80,22 @@ def example_params() -> list[str]:
     return example_names() or ["<shared dir missing>"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterable[None]:
+    """Keep every test run's caches (local store copies, stevedore, Ansible) out of $HOME.
+
+    Subprocesses inherit the environment, so the CLI under test uses them too.
+    """
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     return require_shared_dir()

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CLI, USER_CONFIG, require_shared_dir
 
+from conftest import CLI, USER_CONFIG, require_shared_dir
 from osa_inventory.store import open_backend
 from osa_inventory.store.store import Store
 

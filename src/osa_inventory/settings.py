@@ -3,8 +3,9 @@
 Precedence, lowest first: built-in defaults, ``/etc/ansible/osa.ini`` (path
 overridable by ``OSA_INVENTORY_CONFIG``), environment variables
 (``OSA_INVENTORY_BACKEND``, ``OSA_INVENTORY_NAME``, ``OSA_INVENTORY_LOCK_TIMEOUT``,
-``OSA_INVENTORY_OPT_<OPTION>``), then command-line flags (``--backend``,
-``--backend-option key=value``, ``--inventory-name``, ``--lock-timeout``).
+``OSA_INVENTORY_CACHE_TTL``, ``OSA_INVENTORY_OPT_<OPTION>``), then command-line
+flags (``--backend``, ``--backend-option key=value``, ``--inventory-name``,
+``--lock-timeout``, ``--cache-ttl``).
 
 An option ``X_env = VAR`` takes the value of X from the environment variable
 VAR, and ``X_file = PATH`` from the file PATH, so that secrets need not sit in
@@ -30,6 +31,9 @@ OPTION_ENV_PREFIX = "OSA_INVENTORY_OPT_"
 DEFAULT_BACKEND = "file"
 DEFAULT_NAME = "default"
 DEFAULT_LOCK_TIMEOUT = 60.0
+#: how old (seconds) the local copy of a network backend's inventory may be when served
+#: because the backend is unreachable; 0 turns the local cache off (see store/cache.py)
+DEFAULT_CACHE_TTL = 86400.0
 INVENTORY_FILE = "openstack_inventory.json"
 SECRET_WORDS = ("password", "secret", "token", "key")
 MASK = "********"
@@ -50,6 +54,7 @@ class Settings:
     lock_timeout: Value
     options: dict[str, Value] = field(default_factory=dict)
     ini_path: Path | None = None
+    cache_ttl: Value = field(default_factory=lambda: Value(DEFAULT_CACHE_TTL, "default"))
 
     def backend_options(self) -> dict[str, Any]:
         return {key: item.value for key, item in self.options.items()}
@@ -61,6 +66,8 @@ class Settings:
             ("name", str(self.name.value), self.name.source),
             ("lock_timeout", f"{self.lock_timeout.value:g}", self.lock_timeout.source),
         ]
+        if self.cache_ttl.source != "default" or _is_network(str(self.backend.value)):
+            rows.append(("cache_ttl", f"{self.cache_ttl.value:g}", self.cache_ttl.source))
         declared = _declared_secrets(str(self.backend.value)) if self.options else set()
         for key in sorted(self.options):
             item = self.options[key]
@@ -77,19 +84,28 @@ def mask_url_password(text: str) -> str:
     return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + MASK, text)
 
 
-def _declared_secrets(backend: str) -> set[str]:
-    """Options the backend's schema marks ``secret`` (empty if it cannot be loaded)."""
+def _backend_class(backend: str) -> Any:
+    """The backend's class, or None if it cannot be loaded."""
     from osa_inventory.store import registry
 
     try:  # only the class is needed: not its dependencies, not the contract
         if ":" in backend:
-            backend_class = registry._import_target(backend)
-        elif backend in registry.BUILTIN_BACKENDS:
-            backend_class = registry._import_target(registry.BUILTIN_BACKENDS[backend])
-        else:
-            backend_class = registry._load_plugin(backend)
+            return registry._import_target(backend)
+        if backend in registry.BUILTIN_BACKENDS:
+            return registry._import_target(registry.BUILTIN_BACKENDS[backend])
+        return registry._load_plugin(backend)
     except Exception:  # config show must work even when the backend does not
-        return set()
+        return None
+
+
+def _is_network(backend: str) -> bool:
+    """Whether the backend declares ``network = True`` (the local cache applies)."""
+    return bool(getattr(_backend_class(backend), "network", False))
+
+
+def _declared_secrets(backend: str) -> set[str]:
+    """Options the backend's schema marks ``secret`` (empty if it cannot be loaded)."""
+    backend_class = _backend_class(backend)
     declared = getattr(backend_class, "options", None)
     if not isinstance(declared, Mapping):
         return set()
@@ -134,7 +150,7 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
         raise ConfigError(
             f"{path}: unknown section [{unknown[0]}]; use [inventory] and [backend:NAME]"
         )
-    known_keys = {"backend", "name", "lock_timeout"}
+    known_keys = {"backend", "name", "lock_timeout", "cache_ttl"}
     if parser.has_section("inventory"):
         extra = sorted(set(parser["inventory"]) - known_keys)
         if extra:
@@ -200,6 +216,7 @@ def resolve_settings(
     backend_options: Sequence[str] = (),
     name: str | None = None,
     lock_timeout: float | None = None,
+    cache_ttl: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve the settings for one command run."""
@@ -224,17 +241,13 @@ def resolve_settings(
             f"inventory name {chosen_name.value!r} ({chosen_name.source}): use letters, digits, "
             "'.', '_' and '-', starting with a letter or digit"
         )
-    timeout = pick("lock_timeout", "OSA_INVENTORY_LOCK_TIMEOUT", lock_timeout, DEFAULT_LOCK_TIMEOUT)
-    try:
-        seconds = float(timeout.value)
-        if math.isnan(seconds) or seconds < 0:
-            raise ValueError(timeout.value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"lock_timeout {timeout.value!r} ({timeout.source}) is not a number of seconds "
-            "(0 or more)"
-        ) from exc
-    timeout = Value(seconds, timeout.source)
+    timeout = _seconds(
+        pick("lock_timeout", "OSA_INVENTORY_LOCK_TIMEOUT", lock_timeout, DEFAULT_LOCK_TIMEOUT),
+        "lock_timeout",
+    )
+    ttl = _seconds(
+        pick("cache_ttl", "OSA_INVENTORY_CACHE_TTL", cache_ttl, DEFAULT_CACHE_TTL), "cache_ttl"
+    )
 
     section = f"backend:{chosen.value}"
     from_ini: dict[str, Value] = {}
@@ -264,4 +277,18 @@ def resolve_settings(
         lock_timeout=timeout,
         options=options,
         ini_path=path if ini is not None else None,
+        cache_ttl=ttl,
     )
+
+
+def _seconds(item: Value, key: str) -> Value:
+    """``item`` as a float of seconds, 0 or more."""
+    try:
+        seconds = float(item.value)
+        if math.isnan(seconds) or seconds < 0:
+            raise ValueError(item.value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{key} {item.value!r} ({item.source}) is not a number of seconds (0 or more)"
+        ) from exc
+    return Value(seconds, item.source)

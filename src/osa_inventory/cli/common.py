@@ -33,6 +33,13 @@ def store_flags() -> argparse.ArgumentParser:
     group.add_argument("--inventory-name", help="named inventory within the backend")
     group.add_argument("--lock-timeout", type=float, metavar="SECONDS", help="default 60")
     group.add_argument(
+        "--cache-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="how old a network backend's local copy may be when served during an outage "
+        "(default 86400; 0: no local copy)",
+    )
+    group.add_argument(
         "--debug", action="store_true", help=f"log to {DEBUG_LOG_FILE} in the current directory"
     )
     return parent
@@ -51,6 +58,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         backend_options=args.backend_option,
         name=args.inventory_name,
         lock_timeout=args.lock_timeout,
+        cache_ttl=args.cache_ttl,
     )
 
 

@@ -38,4 +38,17 @@ def open_store(settings: Settings, warn: Callable[[str], None] | None = None) ->
     backend = open_backend(settings.backend.value, settings.backend_options(), settings.name.value)
     describe = getattr(backend, "describe", None)
     label = describe() if callable(describe) else _label(settings)
+    if settings.cache_ttl.value > 0 and getattr(backend, "network", False):
+        from osa_inventory.store.cache import caching_store
+
+        return caching_store(
+            backend,
+            backend_name=settings.backend.value,
+            options=settings.backend_options(),
+            inventory_name=settings.name.value,
+            ttl=settings.cache_ttl.value,
+            label=label,
+            lock_timeout=settings.lock_timeout.value,
+            warn=warn,
+        )
     return Store(backend, label=label, lock_timeout=settings.lock_timeout.value, warn=warn)

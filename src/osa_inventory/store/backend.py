@@ -294,6 +294,8 @@ class Backend:
     requires: ClassVar[tuple[str, ...]] = ()
     #: several processes (or deploy hosts) see the same store
     shared_between_processes: ClassVar[bool] = True
+    #: reached over the network: the front end keeps a local copy for outages
+    network: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}

@@ -1,0 +1,1 @@
+"""Ansible plugins shipped with osa-inventory, one directory per plugin type."""

@@ -1,0 +1,1 @@
+"""Inventory plugins (Ansible loads these files by path; the package makes them installable)."""

@@ -1,0 +1,228 @@
+"""The ``osa_inventory`` Ansible inventory plugin: read an osa-inventory store, never generate.
+
+For read-only consumers (a second operator's laptop, a CI job): it opens the
+configured backend, reads the stored inventory and hands its groups, children,
+group vars and host vars to Ansible, exactly as Ansible would read them from
+``osa-inventory --list``. It never generates, writes, locks or records
+anything. Ansible's inventory cache options apply (``cache: true``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+DOCUMENTATION = r"""
+name: osa_inventory
+short_description: OpenStack-Ansible inventory read from an osa-inventory store
+description:
+  - Reads the inventory that the C(osa-inventory) command stored, from any of its
+    backends (file, SQLite, PostgreSQL, MySQL, etcd, a plugin), and never generates
+    or writes one. Groups, children, group vars and host vars are the same as
+    those of C(osa-inventory --list) used as an inventory script.
+  - Needs the osa-inventory Python package (with the extra of the backend, such as
+    C(osa-inventory[postgresql])) in the Python that runs Ansible.
+  - The config file name must end in C(osa_inventory.yml), C(osa_inventory.yaml),
+    C(.osa.yml) or C(.osa.yaml).
+  - Settings the file does not give (backend, its options, inventory name) come from
+    osa.ini and C(OSA_INVENTORY_*) variables, as for the C(osa-inventory) command; the
+    file's values win, like command-line flags.
+extends_documentation_fragment:
+  - inventory_cache
+  - constructed
+options:
+  plugin:
+    description: Marks this file as a configuration of this plugin.
+    required: true
+    choices: ['osa_inventory']
+  backend:
+    description:
+      - Backend name (C(file), C(sqlite), C(postgresql), C(mysql), C(etcd), a plugin's
+        name) or the import path of a backend class, C(package.module:Class).
+      - Default from osa.ini or C(OSA_INVENTORY_BACKEND), else C(file).
+    type: str
+  options:
+    description:
+      - Options of the backend, as in its C([backend:NAME]) section of osa.ini, for
+        example C(url) or C(path). C(KEY_env) and C(KEY_file) read a value from an
+        environment variable or a file.
+      - SQL backends default to C(auto_upgrade=false) here, so that reading never
+        creates or upgrades a schema.
+    type: dict
+    default: {}
+  inventory_name:
+    description: Named inventory within the backend (default from osa.ini, else C(default)).
+    type: str
+  config_dir:
+    description:
+      - OSA's config directory; the C(file) backend reads
+        C(openstack_inventory.json) there unless C(options.path) is given.
+    type: path
+    default: /etc/openstack_deploy
+    env:
+      - name: OSA_CONFIG_DIR
+"""
+
+EXAMPLES = r"""
+# prod.osa.yml: the inventory a deploy host keeps in PostgreSQL, read-only
+plugin: osa_inventory
+backend: postgresql
+options:
+  url: postgresql+psycopg://osa_reader@db1.example.com/osa
+  password_env: OSA_DB_PASSWORD
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/osa-inventory/ansible
+cache_timeout: 600
+
+# local.osa_inventory.yml: the file backend in /etc/openstack_deploy
+plugin: osa_inventory
+backend: file
+"""
+
+SUFFIXES = ("osa_inventory.yml", "osa_inventory.yaml", ".osa.yml", ".osa.yaml")
+GROUP_KEYS = ("hosts", "vars", "children")
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    """Ansible's entry point for ``plugin: osa_inventory``."""
+
+    NAME = "osa_inventory"
+    # the store holds what osa-inventory --list prints, which Ansible trusts as templates
+    trusted_by_default = True
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith(SUFFIXES)
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        key = self.get_cache_key(path)
+        use_cache = bool(self.get_option("cache"))
+        data: dict[str, Any] | None = None
+        update_cache = use_cache and not cache  # --flush-cache: read the store, refresh
+        if use_cache and cache:
+            try:
+                data = self._cache[key]
+            except KeyError:
+                update_cache = True
+        if data is None:
+            data = self._read_store(path)
+        if update_cache:
+            self._cache[key] = data
+        self._populate(data)
+
+    # -- reading the store --
+
+    def _read_store(self, path: str) -> dict[str, Any]:
+        try:
+            from osa_inventory.errors import OsaInventoryError
+            from osa_inventory.inventory import hostvars_of
+        except ImportError as exc:
+            raise AnsibleParserError(
+                f"osa_inventory ({path}): the osa-inventory package is not installed in the "
+                f"Python that runs Ansible ({sys.executable}); install it there with pip"
+            ) from exc
+
+        try:
+            store = self._open_store()
+            try:
+                snapshot = store.read()
+            finally:
+                store.close()
+        except OsaInventoryError as exc:
+            raise AnsibleParserError(f"osa_inventory ({path}): {exc}") from exc
+        if not hostvars_of(snapshot.inventory):
+            raise AnsibleParserError(
+                f"osa_inventory ({path}): store {store.label} holds no inventory yet; run "
+                "osa-inventory on the deploy host to generate it (this plugin only reads)"
+            )
+        return snapshot.inventory
+
+    def _open_store(self) -> Any:
+        from osa_inventory.settings import resolve_settings
+        from osa_inventory.store import open_backend
+        from osa_inventory.store.registry import load_backend_class
+        from osa_inventory.store.store import Store
+
+        options = self.get_option("options") or {}
+        if not isinstance(options, Mapping):
+            raise AnsibleParserError("osa_inventory: 'options' must be a mapping of key: value")
+        settings = resolve_settings(
+            self.get_option("config_dir"),
+            backend=self.get_option("backend"),
+            backend_options=[f"{key}={_flag_value(key, value)}" for key, value in options.items()],
+            name=self.get_option("inventory_name"),
+        )
+        backend_name = str(settings.backend.value)
+        chosen = settings.backend_options()
+        declared = getattr(load_backend_class(backend_name), "options", None) or {}
+        if "auto_upgrade" in declared and "auto_upgrade" not in chosen:
+            chosen["auto_upgrade"] = False  # a reader never creates or upgrades a schema
+        backend = open_backend(backend_name, chosen, settings.name.value)
+        describe = getattr(backend, "describe", None)
+        label = describe() if callable(describe) else backend_name
+        return Store(backend, label=label)
+
+    # -- filling Ansible's inventory --
+
+    def _populate(self, data: Mapping[str, Any]) -> None:
+        """Groups, children, vars and host vars, as Ansible's script plugin reads them."""
+        hosts: list[str] = []
+        seen: set[str] = set()
+        for group, content in data.items():
+            if group == "_meta":
+                continue
+            for host in self._add_group(group, content):
+                if host not in seen:
+                    seen.add(host)
+                    hosts.append(host)
+        hostvars = (data.get("_meta") or {}).get("hostvars") or {}
+        for host in hosts:
+            for name, value in (hostvars.get(host) or {}).items():
+                self.inventory.set_variable(host, name, value)
+        self._construct(hosts)
+
+    def _add_group(self, group: str, content: Any) -> list[str]:
+        name = self.inventory.add_group(group)
+        if not isinstance(content, Mapping):
+            content = {"hosts": content}
+        elif not any(k in content for k in GROUP_KEYS):  # the script plugin's legacy reading
+            content = {"hosts": [name], "vars": content}
+        hosts = list(content.get("hosts") or [])
+        for host in hosts:
+            self.inventory.add_host(host, name)
+        for var, value in (content.get("vars") or {}).items():
+            self.inventory.set_variable(name, var, value)
+        for child in content.get("children") or []:
+            self.inventory.add_child(name, self.inventory.add_group(child))
+        return hosts
+
+    def _construct(self, hosts: list[str]) -> None:
+        """Apply ``compose``, ``groups`` and ``keyed_groups`` when the config has any."""
+        compose = self.get_option("compose")
+        groups = self.get_option("groups")
+        keyed = self.get_option("keyed_groups")
+        if not (compose or groups or keyed):
+            return
+        strict = self.get_option("strict")
+        for host in hosts:
+            variables = self.inventory.get_host(host).get_vars()
+            self._set_composite_vars(compose, variables, host, strict=strict)
+            self._add_host_to_composed_groups(groups, variables, host, strict=strict)
+            self._add_host_to_keyed_groups(keyed, variables, host, strict=strict)
+
+
+def _flag_value(key: str, value: Any) -> str:
+    """A backend option from YAML as the text ``--backend-option key=value`` would give."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None or isinstance(value, (Mapping, list)):
+        raise AnsibleParserError(
+            f"osa_inventory: option {key} must be a single value (text, number or boolean)"
+        )
+    return str(value)

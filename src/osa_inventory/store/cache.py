@@ -1,0 +1,259 @@
+"""A local copy of a network backend's inventory, served when the backend cannot be reached.
+
+Every successful read of a network backend (one whose class sets ``network =
+True``: PostgreSQL, MySQL, etcd) refreshes a copy in the cache directory
+(``$XDG_CACHE_HOME/osa-inventory``, else ``~/.cache/osa-inventory``; directory
+0700, files 0600). The backend is always asked first: the copy is served only
+when reading raises :class:`~osa_inventory.errors.StoreUnavailable`, with a
+warning, and only while it is at most ``cache_ttl`` seconds old (its age counts
+from the last read that confirmed it). A run that served the copy refuses every
+write, so a stale copy is never written back.
+
+A cache file holds two lines: a JSON header (format, store label, version) and
+the inventory. A read that finds the same version as the header only touches
+the file: its modification time is when the copy was last confirmed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osa_inventory.errors import StoreUnavailable
+from osa_inventory.jsonio import dumps_compact
+from osa_inventory.store.backend import LockHolder, VersionInfo, WriteMeta
+from osa_inventory.store.store import CommitResult, Snapshot, Store
+
+FORMAT = 1
+APP_DIR = "osa-inventory"
+
+
+def cache_dir() -> Path:
+    """Where the local copies live: ``$XDG_CACHE_HOME/osa-inventory`` or ``~/.cache/...``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / APP_DIR
+
+
+def cache_key(backend: str, options: Mapping[str, Any], name: str, secret: set[str]) -> str:
+    """A digest naming one store; secret options and URL passwords stay out of it."""
+    from osa_inventory.settings import is_secret, mask_url_password
+
+    shown = {
+        key: mask_url_password(value) if isinstance(value, str) else value
+        for key, value in options.items()
+        if key not in secret and not is_secret(key)
+    }
+    text = json.dumps([backend, name, shown], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def is_network_backend(backend: Any) -> bool:
+    """Whether a backend (class or instance) declares ``network = True``."""
+    return bool(getattr(backend, "network", False))
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+@dataclass(frozen=True)
+class CachedCopy:
+    """A copy read back from the cache, and when it was last confirmed current."""
+
+    snapshot: Snapshot
+    confirmed: float
+    label: str
+
+
+class LocalCache:
+    """One store's cache file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _header(self) -> dict[str, Any] | None:
+        try:
+            with open(self.path, "rb") as handle:
+                return json.loads(handle.readline())
+        except (OSError, ValueError):
+            return None
+
+    def load(self) -> CachedCopy | None:
+        """The cached copy, or None when there is none or it does not parse."""
+        try:
+            with open(self.path, "rb") as handle:
+                header = json.loads(handle.readline())
+                inventory = json.loads(handle.read())
+                confirmed = os.fstat(handle.fileno()).st_mtime
+        except (OSError, ValueError):
+            return None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            return None
+        if not isinstance(inventory, dict):
+            return None
+        raw = header.get("version")
+        version = VersionInfo.from_dict(raw) if isinstance(raw, dict) else None
+        return CachedCopy(Snapshot(inventory, version), confirmed, str(header.get("label", "")))
+
+    def save(self, snapshot: Snapshot, label: str) -> None:
+        """Record ``snapshot`` as confirmed now (only touch the file if it is the same version)."""
+        version = snapshot.version.to_dict() if snapshot.version is not None else None
+        if version is not None:
+            header = self._header()
+            if header and header.get("format") == FORMAT and header.get("version") == version:
+                os.utime(self.path)
+                return
+        header_line = json.dumps({"format": FORMAT, "label": label, "version": version})
+        self._write(f"{header_line}\n{dumps_compact(snapshot.inventory)}\n".encode())
+
+    def _write(self, data: bytes) -> None:
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(directory, 0o700)
+        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # mkstemp: mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(temp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class CachingStore(Store):
+    """A Store that keeps a local copy of what it reads and serves it when the backend is down.
+
+    Once a run has served the copy, it refuses to write: taking the lock,
+    committing and recording a fingerprint all fail (or are skipped) with a
+    message that says why.
+    """
+
+    def __init__(self, backend: Any, *, cache: LocalCache, ttl: float, **kwargs: Any) -> None:
+        super().__init__(backend, **kwargs)
+        self.cache = cache
+        self.ttl = ttl
+        #: why the backend could not be read, once this run served the cached copy
+        self.offline: str | None = None
+        self._served: CachedCopy | None = None
+
+    # -- reading --
+
+    def _read(self) -> Snapshot:
+        try:
+            snapshot = super()._read()
+        except StoreUnavailable as exc:
+            if self._holder is not None:  # a writer must see the backend itself
+                raise
+            return self._serve_cached(exc)
+        self._keep(snapshot)
+        return snapshot
+
+    def host(self, name: str) -> dict[str, Any] | None:
+        try:
+            return super().host(name)
+        except StoreUnavailable as exc:
+            inventory = self._serve_cached(exc).inventory
+            return ((inventory.get("_meta") or {}).get("hostvars") or {}).get(name)
+
+    def _keep(self, snapshot: Snapshot) -> None:
+        try:
+            self.cache.save(snapshot, self.label)
+        except OSError as exc:  # a cache we cannot write must not fail the read
+            self.warn(f"cannot write the local cache {self.cache.path}: {exc.strerror or exc}")
+
+    def _serve_cached(self, error: StoreUnavailable) -> Snapshot:
+        copy = self.cache.load()
+        if copy is None:
+            raise error
+        age = time.time() - copy.confirmed
+        if age > self.ttl:
+            raise StoreUnavailable(
+                f"{error}; the local copy {self.cache.path} is {_age(age)} old, more than "
+                f"cache_ttl ({self.ttl:g} s), so it is not served"
+            ) from error
+        version = copy.snapshot.version
+        which = f"version {version.version}" if version is not None else "unversioned copy"
+        if self.offline is None:  # once per run
+            self.warn(
+                f"{self.label} cannot be reached ({error}); serving the local copy ({which}, "
+                f"confirmed {_age(age)} ago) from {self.cache.path}"
+            )
+        self.offline = str(error)
+        self._served = copy
+        return copy.snapshot
+
+    # -- writing: refused once the cached copy was served --
+
+    def _refuse(self, action: str) -> StoreUnavailable:
+        confirmed = self._served.confirmed if self._served else time.time()
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(confirmed))
+        return StoreUnavailable(
+            f"cannot {action}: {self.label} cannot be reached ({self.offline}); this run read "
+            f"the local copy cached at {when}, which is never written back. Retry when the "
+            "backend is reachable"
+        )
+
+    def _acquire(self) -> LockHolder:
+        if self.offline is not None:
+            raise self._refuse("write the inventory")
+        return super()._acquire()
+
+    def commit(
+        self,
+        inventory: dict[str, Any],
+        *,
+        base: Snapshot,
+        meta: WriteMeta,
+        force: bool = False,
+    ) -> CommitResult:
+        if self._served is not None and base is self._served.snapshot:
+            raise self._refuse("write the inventory")
+        result = super().commit(inventory, base=base, meta=meta, force=force)
+        if result.changed:
+            self._keep(Snapshot(result.inventory, result.version))
+        return result
+
+    def remember_fingerprint(
+        self, snapshot: Snapshot, fingerprint: str, warnings: list[str] | None = None
+    ) -> bool:
+        if self.offline is not None:
+            return False  # best effort by contract; the backend is not there to record it
+        return super().remember_fingerprint(snapshot, fingerprint, warnings)
+
+
+def caching_store(
+    backend: Any,
+    *,
+    backend_name: str,
+    options: Mapping[str, Any],
+    inventory_name: str,
+    ttl: float,
+    warn: Callable[[str], None] | None = None,
+    **kwargs: Any,
+) -> CachingStore:
+    """A :class:`CachingStore` with its cache file named after the store's settings."""
+    declared = getattr(backend, "options", None)
+    secret = {key for key, option in (declared or {}).items() if getattr(option, "secret", False)}
+    key = cache_key(backend_name, options, inventory_name, secret)
+    return CachingStore(
+        backend, cache=LocalCache(cache_dir() / f"{key}.json"), ttl=ttl, warn=warn, **kwargs
+    )
