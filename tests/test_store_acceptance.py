@@ -39,7 +39,9 @@ def _config_with_marker(source: Path, dest: Path, marker: str) -> Path:
     return dest
 
 
-def _run(config: Path, store_path: Path, environment: Path, *extra: str) -> subprocess.CompletedProcess:
+def _run(
+    config: Path, store_path: Path, environment: Path, *extra: str
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             str(CLI),
@@ -67,8 +69,12 @@ def test_concurrent_runs_lose_no_update(tmp_path: Path) -> None:
     def worker(index: int) -> list[str]:
         errors = []
         for run in range(RUNS_PER_WORKER):
-            config = _config_with_marker(source, tmp_path / f"w{index}" / f"r{run}", f"{index}-{run}")
-            result = _run(config, store_path, environment, "--list", "-m", f"worker {index} run {run}")
+            config = _config_with_marker(
+                source, tmp_path / f"w{index}" / f"r{run}", f"{index}-{run}"
+            )
+            result = _run(
+                config, store_path, environment, "--list", "-m", f"worker {index} run {run}"
+            )
             if result.returncode != 0:
                 errors.append(result.stderr)
         return errors

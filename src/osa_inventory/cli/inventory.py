@@ -25,9 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="osa-inventory",
         parents=[store_flags()],
         description="Generate and store the OpenStack-Ansible inventory. An Ansible inventory "
-        "script: with no action it behaves like --list. Other commands: "
-        "'osa-inventory backends', 'config show', 'lock status', 'lock break ID' "
-        "(each with --help).",
+        "script: with no action it behaves like --list. Other commands (each with --help): "
+        "hosts, groups, clear-ips, plan, history, diff, rollback, retention, export, import, "
+        "migrate, doctor, backends, config show, lock status|break, db upgrade|current.",
     )
     parser.add_argument(
         "--environment",

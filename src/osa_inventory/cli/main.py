@@ -2,7 +2,10 @@
 
 With no subcommand it is an Ansible inventory script (``--list``, ``--host``,
 ``--check``; see :mod:`osa_inventory.cli.inventory`). Subcommands administer the
-store: ``backends``, ``config show``, ``lock status``, ``lock break``.
+store: ``backends``, ``config show``, ``lock status|break`` (:mod:`.admin`);
+``hosts``, ``groups``, ``clear-ips`` (:mod:`.hosts`); ``plan`` (:mod:`.plan`);
+``history``, ``diff``, ``rollback``, ``retention`` (:mod:`.history`); ``export``,
+``import``, ``migrate`` (:mod:`.transfer`); ``doctor`` (:mod:`.doctor`).
 """
 
 from __future__ import annotations
@@ -16,16 +19,34 @@ from osa_inventory.cli.common import DEBUG_LOG_FILE
 from osa_inventory.errors import OsaInventoryError
 
 LOG = logging.getLogger("osa_inventory")
-SUBCOMMANDS = ("backends", "config", "lock")
+SUBCOMMANDS = (
+    "backends",
+    "config",
+    "lock",
+    "hosts",
+    "groups",
+    "clear-ips",
+    "plan",
+    "history",
+    "diff",
+    "rollback",
+    "retention",
+    "export",
+    "import",
+    "migrate",
+    "doctor",
+)
 
 
 def _admin_parser() -> argparse.ArgumentParser:
-    from osa_inventory.cli import admin
+    from osa_inventory.cli import admin, doctor, history, hosts, plan, transfer
     from osa_inventory.cli.common import store_flags
 
     parser = argparse.ArgumentParser(prog="osa-inventory", description="Administer the store.")
     commands = parser.add_subparsers(dest="command", required=True)
-    admin.add_commands(commands, store_flags())
+    parent = store_flags()
+    for module in (admin, hosts, plan, history, transfer, doctor):
+        module.add_commands(commands, parent)
     return parser
 
 

@@ -603,7 +603,7 @@ class InventoryBuilder:
                 self.warnings.append(
                     f"host {name} is in the stored inventory but no longer in the user config; "
                     f"it and its containers were kept. To remove it run: "
-                    f"openstack-ansible-inventory-manage -r {name}"
+                    f"osa-inventory-manage -r {name}"
                 )
 
     def _assemble(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from osa_inventory.settings import Settings
 from osa_inventory.store.registry import load_backend_class
 from osa_inventory.store.store import Snapshot, Store
 
-__all__ = ["Snapshot", "Store", "open_backend", "open_store"]
+__all__ = ["Snapshot", "Store", "open_backend", "open_store", "store_label"]
 
 
 def open_backend(backend: str, options: dict[str, Any], inventory_name: str | None = None) -> Any:
@@ -26,7 +26,7 @@ def open_backend(backend: str, options: dict[str, Any], inventory_name: str | No
     return instance
 
 
-def _label(settings: Settings) -> str:
+def store_label(settings: Settings) -> str:
     """A label unique to one store of a plugin that cannot describe itself."""
     options = json.dumps(settings.backend_options(), sort_keys=True, default=str)
     digest = hashlib.sha256(options.encode()).hexdigest()[:12]
@@ -37,7 +37,7 @@ def open_store(settings: Settings, warn: Callable[[str], None] | None = None) ->
     """The Store for resolved settings."""
     backend = open_backend(settings.backend.value, settings.backend_options(), settings.name.value)
     describe = getattr(backend, "describe", None)
-    label = describe() if callable(describe) else _label(settings)
+    label = describe() if callable(describe) else store_label(settings)
     if settings.cache_ttl.value > 0 and getattr(backend, "network", False):
         from osa_inventory.store.cache import caching_store
 

@@ -1,0 +1,167 @@
+"""``osa-inventory doctor``: settings, backend, schema, lock and the stored inventory's health.
+
+Exit status 0 when every check passes (warnings allowed), 1 when one fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from osa_inventory.cli.common import settings_from
+from osa_inventory.cli.output import Output, add_format_flag
+from osa_inventory.errors import OsaInventoryError
+
+PROBLEM_EXIT = 1
+
+
+def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[parent],
+        help="check settings, backend, schema, lock and the stored inventory; exit 1 on a problem",
+    )
+    add_format_flag(doctor)
+    doctor.set_defaults(func=cmd_doctor)
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    status: str  # ok, warn, FAIL, skip, info
+    detail: str
+
+
+def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
+    """Backend, schema, lock and history rows, and the stored inventory (None if unreadable)."""
+    from osa_inventory.cli.stores import plain_store
+
+    rows: list[Row] = []
+    try:  # the backend itself: never a local copy kept for outages
+        store = plain_store(settings, warn=lambda message: None)
+    except OsaInventoryError as exc:
+        return [Row("backend", "FAIL", str(exc))], None
+    try:
+        rows.append(Row("backend", "ok", store.label))
+        rows.append(_schema_row(store.backend))
+        try:
+            snapshot = store.read()
+        except OsaInventoryError as exc:
+            rows.append(Row("reachable", "FAIL", str(exc)))
+            return rows, None
+        version = f"version {snapshot.version.version}" if snapshot.version else "no version"
+        hosts = len(snapshot.inventory["_meta"]["hostvars"])
+        rows.append(Row("reachable", "ok", f"read {version}: {hosts} hosts"))
+        rows.append(_lock_row(store))
+        rows.append(_history_row(store))
+        return rows, snapshot.inventory
+    finally:
+        store.close()
+
+
+def _schema_row(backend: Any) -> Row:
+    status = getattr(backend, "schema_status", None)
+    if not callable(status):
+        return Row("schema", "skip", f"{getattr(backend, 'name', 'this backend')} has no schema")
+    try:
+        state = status()
+    except OsaInventoryError as exc:
+        return Row("schema", "FAIL", str(exc))
+    current = state.current or "none yet"
+    detail = f"revision {current}, latest {state.head}: {state.state}"
+    if state.current == state.head:
+        return Row("schema", "ok", detail)
+    return Row("schema", "FAIL" if not state.known else "warn", detail)
+
+
+def _lock_row(store: Any) -> Row:
+    try:
+        holder = store.lock_status()
+    except OsaInventoryError as exc:
+        return Row("lock", "FAIL", str(exc))
+    if holder is None:
+        return Row("lock", "ok", "not locked")
+    if holder.expires is not None and holder.expires < time.time():
+        return Row(
+            "lock", "warn", f"expired lock of {holder.describe()}; the next writer breaks it"
+        )
+    return Row("lock", "info", f"held by {holder.describe()}: {holder.command}")
+
+
+def _history_row(store: Any) -> Row:
+    from osa_inventory.ops.retention import retention_of
+
+    if not store.versioned:
+        return Row("history", "info", "this backend keeps no history")
+    try:
+        versions = store.history()
+    except OsaInventoryError as exc:
+        return Row("history", "FAIL", str(exc))
+    retention = retention_of(store.backend)
+    keeps = f"; keeps {retention.versions}" if retention and retention.versions else ""
+    if not versions:
+        return Row("history", "ok", f"no versions yet{keeps}")
+    return Row(
+        "history",
+        "ok",
+        f"{len(versions)} versions, {versions[0].version} to {versions[-1].version}{keeps}",
+    )
+
+
+def _cidrs(config_dir: str) -> tuple[dict[str, Any] | None, str]:
+    """Network CIDRs from the user config, or (None, why not)."""
+    from osa_inventory.fingerprint import USER_CONFIG_NAME
+    from osa_inventory.ops.consistency import network_cidrs
+    from osa_inventory.sources import load_user_config
+
+    if not (Path(config_dir) / USER_CONFIG_NAME).is_file():
+        return None, f"no {USER_CONFIG_NAME} in {config_dir} (set --config)"
+    try:
+        return network_cidrs(load_user_config(config_dir).data), ""
+    except OsaInventoryError as exc:
+        return None, f"user config unreadable: {exc}"
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from osa_inventory.ops.consistency import check_inventory
+
+    out = Output(args.format)
+    settings_rows: list[tuple[str, str, str]] = []
+    try:
+        settings = settings_from(args)
+        settings_rows = settings.rows()
+        ini = str(settings.ini_path or "none (defaults)")
+        rows = [Row("settings", "ok", f"osa.ini: {ini}")]
+        store_rows, inventory = _store_rows(settings)
+        rows += store_rows
+    except OsaInventoryError as exc:
+        rows, inventory = [Row("settings", "FAIL", str(exc))], None
+    if inventory is not None:
+        cidrs, why = _cidrs(args.config)
+        for result in check_inventory(inventory, cidrs, why):
+            rows.append(Row(result.name, result.status, result.detail()))
+    failed = [r for r in rows if r.status == "FAIL"]
+    if out.structured:
+        out.data(
+            {
+                "ok": not failed,
+                "settings": [{"setting": k, "value": v, "source": s} for k, v, s in settings_rows],
+                "checks": [asdict(r) for r in rows],
+            }
+        )
+        return PROBLEM_EXIT if failed else 0
+    if settings_rows:
+        out.table(["setting", "value", "source"], settings_rows, title="Settings")
+        out.line()
+    out.table(
+        ["check", "status", "detail"], [[r.check, r.status, r.detail] for r in rows], title="Checks"
+    )
+    out.line()
+    if failed:
+        out.line(f"{len(failed)} problem(s) found: {', '.join(r.check for r in failed)}", "red")
+        return PROBLEM_EXIT
+    out.line("No problems found.", "green")
+    return 0

@@ -1,0 +1,263 @@
+"""Versions of the store: ``history``, ``diff``, ``rollback``, ``retention show|set``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from osa_inventory.cli.changes import add_change_flags, report, run_change
+from osa_inventory.cli.common import open_store_from, settings_from, warn
+from osa_inventory.cli.diffview import render_diff, summary
+from osa_inventory.cli.output import Output, add_format_flag, plural
+from osa_inventory.errors import ConfigError, StoreError
+
+HEAD_WORDS = ("head", "current")
+
+
+def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    history = commands.add_parser(
+        "history", parents=[parent], help="versions of the store: time, actor, command, message"
+    )
+    history.add_argument("--limit", type=int, metavar="N", help="only the newest N versions")
+    add_format_flag(history)
+    history.set_defaults(func=cmd_history)
+
+    diff = commands.add_parser(
+        "diff", parents=[parent], help="changes between two versions (default: to the current)"
+    )
+    diff.add_argument("old", metavar="V1", help="a version number")
+    diff.add_argument("new", metavar="V2", nargs="?", default="head", help="default: current")
+    diff.add_argument("-v", "--verbose", action="store_true", help="show every value in full")
+    add_format_flag(diff)
+    diff.set_defaults(func=cmd_diff)
+
+    rollback = commands.add_parser(
+        "rollback",
+        parents=[parent],
+        help="make an earlier version current again, as a new version (history is kept)",
+    )
+    rollback.add_argument("version", metavar="VERSION")
+    add_change_flags(rollback)
+    rollback.set_defaults(func=cmd_rollback)
+
+    retention = commands.add_parser("retention", help="how many versions the store keeps")
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    show = retention_commands.add_parser(
+        "show", parents=[parent], help="the retention setting and the versions kept now"
+    )
+    add_format_flag(show)
+    show.set_defaults(func=cmd_retention_show)
+    setter = retention_commands.add_parser(
+        "set", parents=[parent], help="set the retention in osa.ini (applies from the next write)"
+    )
+    setter.add_argument("count", type=int, metavar="N", help="versions to keep")
+    add_format_flag(setter)
+    setter.set_defaults(func=cmd_retention_set)
+
+
+def format_time(seconds: float) -> str:
+    if not seconds:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def iso_time(seconds: float) -> str | None:
+    if not seconds:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    store = open_store_from(args)
+    try:
+        versions = store.history()
+    finally:
+        store.close()
+    total = len(versions)
+    if args.limit is not None:
+        if args.limit < 1:
+            raise ConfigError(f"--limit {args.limit}: give 1 or more")
+        versions = versions[-args.limit :]
+    head = versions[-1].version if versions else None
+    rows, data = [], []
+    for info in versions:
+        actor = "@".join(p for p in (info.user, info.host) if p)
+        rows.append([info.version, format_time(info.time), actor, info.command, info.message])
+        data.append(
+            {
+                "version": info.version,
+                "current": info.version == head,
+                "time": info.time,
+                "date": iso_time(info.time),
+                "user": info.user,
+                "host": info.host,
+                "command": info.command,
+                "message": info.message,
+            }
+        )
+    title = f"{store.label}: {plural(total, 'version')} kept"
+    if head is not None:
+        title += f", current {head}"
+    if len(versions) < total:
+        title += f" (the newest {len(versions)} shown)"
+    Output(args.format).table(
+        ["version", "time", "actor", "command", "message"], rows, title=title, data=data
+    )
+    return 0
+
+
+def parse_version(text: str, store: Any) -> int:
+    """A version number, or ``head``/``current`` for the current one."""
+    if text.lower() in HEAD_WORDS:
+        head = store.read().version
+        if head is None:
+            raise StoreError(f"{store.label} holds no versions yet")
+        return head.version
+    try:
+        number = int(text)
+    except ValueError as exc:
+        raise ConfigError(f"version {text!r} is not a number; see 'osa-inventory history'") from exc
+    if number < 1:
+        raise ConfigError(f"version {number}: versions are numbered from 1")
+    return number
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from osa_inventory.ops.diff import diff_inventories
+
+    store = open_store_from(args)
+    try:
+        old_version = parse_version(args.old, store)
+        new_version = parse_version(args.new, store)
+        old, new = store.read_version(old_version), store.read_version(new_version)
+    finally:
+        store.close()
+    diff = diff_inventories(old, new)
+    out = Output(args.format)
+    if out.structured:
+        out.data({"store": store.label, "from": old_version, "to": new_version, **diff.to_dict()})
+        return 0
+    if diff.empty:
+        out.line(f"{store.label}: versions {old_version} and {new_version} are the same")
+        return 0
+    out.line(f"Changes from version {old_version} to {new_version} of {store.label}:", "bold")
+    out.line()
+    render_diff(out, diff, verbose=args.verbose)
+    out.line()
+    out.line(summary(diff, future=False))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    store = open_store_from(args)
+    try:
+        version = parse_version(args.version, store)
+        target = store.read_version(version)
+        outcome = run_change(
+            store,
+            lambda _current: target,
+            message=args.message or f"rollback to version {version}",
+            dry_run=args.dry_run,
+        )
+        report(
+            Output(args.format),
+            store,
+            outcome,
+            done=f"Rolled back to the content of version {version}",
+            extra={"rollback_to": version},
+            verbose=args.verbose,
+        )
+    finally:
+        store.close()
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(settings, store, Retention or None) of the configured store."""
+    from osa_inventory.ops.retention import retention_of
+    from osa_inventory.store import open_store
+
+    settings = settings_from(args)
+    store = open_store(settings, warn=warn)
+    return settings, store, retention_of(store.backend)
+
+
+def cmd_retention_show(args: argparse.Namespace) -> int:
+    settings, store, retention = _retention(args)
+    try:
+        kept = store.history() if store.versioned else []
+    finally:
+        store.close()
+    if retention is None:
+        raise ConfigError(
+            f"backend {settings.backend.value} has no retention setting"
+            + ("" if store.versioned else " (it keeps no history)")
+        )
+    source = settings.options.get(retention.option)
+    data = {
+        "store": store.label,
+        "option": retention.option,
+        "value": retention.value,
+        "source": source.source if source else "default",
+        "versions_kept_at_most": retention.versions or None,
+        "versions_kept_now": len(kept),
+        "oldest": kept[0].version if kept else None,
+        "current": kept[-1].version if kept else None,
+    }
+    out = Output(args.format)
+    if out.structured:
+        out.data(data)
+        return 0
+    limit = f"at most {retention.versions} versions" if retention.versions else "every version"
+    out.line(
+        f"{store.label}: keeps {limit} ({retention.option}={retention.value}, {data['source']})"
+    )
+    if kept:
+        out.line(f"now: {len(kept)} versions, {kept[0].version} to {kept[-1].version}")
+    return 0
+
+
+def cmd_retention_set(args: argparse.Namespace) -> int:
+    from osa_inventory.ops.retention import set_ini_option
+    from osa_inventory.settings import ini_path
+    from osa_inventory.store import open_backend
+
+    settings, store, retention = _retention(args)
+    store.close()
+    backend = str(settings.backend.value)
+    if retention is None:
+        raise ConfigError(f"backend {backend} has no retention setting")
+    if args.count < 1:
+        raise ConfigError(f"retention {args.count}: keep 1 or more versions")
+    # let the backend check the value before osa.ini is touched
+    trial = open_backend(
+        backend,
+        {**settings.backend_options(), retention.option: args.count},
+        settings.name.value,
+    )
+    close = getattr(trial, "close", None)
+    if callable(close):
+        close()
+    path = settings.ini_path or ini_path()
+    set_ini_option(path, f"backend:{backend}", retention.option, str(args.count))
+    current = settings.options.get(retention.option)
+    out = Output(args.format)
+    overridden = bool(current) and not current.source.startswith(str(path))
+    overridden = overridden and current.source != "default"
+    if out.structured:
+        out.data(
+            {
+                "ini": str(path),
+                "section": f"backend:{backend}",
+                "option": retention.option,
+                "value": args.count,
+                "overridden_by": current.source if overridden else None,
+            }
+        )
+    else:
+        out.line(f"{path}: [backend:{backend}] {retention.option} = {args.count}")
+        out.line("The new retention applies from the next write.")
+    if overridden:
+        warn(f"{retention.option} is also set by {current.source}, which takes precedence")
+    return 0

@@ -1,0 +1,219 @@
+"""Inventories in and out of the store: ``export``, ``import``, ``migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from osa_inventory.cli.changes import add_change_flags, command_line, report, run_change
+from osa_inventory.cli.common import open_store_from
+from osa_inventory.cli.output import Output, add_format_flag, dumps
+from osa_inventory.cli.stores import open_location
+from osa_inventory.errors import ConfigError
+
+PHASES = {"read": "reading source", "write": "writing target", "verify": "verifying target"}
+
+
+def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    export = commands.add_parser(
+        "export",
+        parents=[parent],
+        help="print the inventory (OSA's JSON), or with --osa OSA's per-host export",
+    )
+    export.add_argument(
+        "--osa",
+        action="store_true",
+        help="OSA's inventory-manage -e format: hosts with hostvars and groups, and all vars",
+    )
+    export.add_argument("--version", type=int, metavar="N", help="an earlier version")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    add_format_flag(export, choices=("json", "yaml"), default="json")
+    export.set_defaults(func=cmd_export)
+
+    importer = commands.add_parser(
+        "import",
+        parents=[parent],
+        help="replace the stored inventory by one read from a file, as a new version",
+    )
+    importer.add_argument(
+        "file",
+        metavar="FILE",
+        help="openstack_inventory.json or other inventory JSON, a backup tar "
+        "(with --member), or - for standard input",
+    )
+    importer.add_argument(
+        "--member", metavar="NAME", help="the backup to import from a tar ('latest': the newest)"
+    )
+    add_change_flags(importer)
+    importer.set_defaults(func=cmd_import)
+
+    migrate = commands.add_parser(
+        "migrate",
+        parents=[parent],
+        help="copy the inventory and its history to another backend, then verify the copy",
+        description="SOURCE and TARGET are a backend name (options from osa.ini's "
+        "[backend:NAME] and --from-option/--to-option) or a URL: file:///PATH, sqlite:////PATH, "
+        "postgresql+psycopg://USER@HOST/DB, mysql+pymysql://USER@HOST/DB, "
+        "etcd://HOST:PORT[,HOST:PORT]/PREFIX. Without --from, the configured store.",
+    )
+    migrate.add_argument("--from", dest="source", metavar="SOURCE", help="default: configured")
+    migrate.add_argument(
+        "--from-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+    )
+    migrate.add_argument("--to", dest="target", metavar="TARGET", required=True)
+    migrate.add_argument(
+        "--to-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+    )
+    migrate.add_argument(
+        "--force", action="store_true", help="write into a target that already holds an inventory"
+    )
+    migrate.add_argument(
+        "--dry-run", action="store_true", help="check both ends and say what would be copied"
+    )
+    add_format_flag(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from osa_inventory.jsonio import dumps_inventory
+    from osa_inventory.ops.exchange import osa_export
+
+    store = open_store_from(args)
+    try:
+        inventory = (
+            store.read_version(args.version) if args.version is not None else store.read().inventory
+        )
+    finally:
+        store.close()
+    if args.osa:
+        text = dumps(osa_export(inventory), args.format)
+    elif args.format == "yaml":
+        text = dumps(inventory, "yaml")
+    else:  # byte for byte what OSA writes (the file has no final newline)
+        text = dumps_inventory(inventory)
+    if args.output:
+        from osa_inventory.backends.osafile import atomic_write
+
+        target = Path(args.output)
+        if not target.parent.is_dir():
+            raise ConfigError(f"--output {target}: directory {target.parent} does not exist")
+        try:
+            atomic_write(target, lambda f: f.write(text.encode()), None)
+        except OSError as exc:
+            raise ConfigError(f"--output {target}: cannot write ({exc.strerror})") from exc
+        print(f"exported {store.label} to {target}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from osa_inventory.ops.exchange import read_import
+
+    inventory, where = read_import(args.file, args.member)
+    store = open_store_from(args)
+    try:
+        outcome = run_change(
+            store,
+            lambda _current: inventory,
+            message=args.message or f"import {where}",
+            dry_run=args.dry_run,
+        )
+        report(
+            Output(args.format),
+            store,
+            outcome,
+            done=f"Imported {where}",
+            extra={"source": where},
+            verbose=args.verbose,
+        )
+    finally:
+        store.close()
+    return 0
+
+
+# -- migrate ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _progress(out: Output) -> Iterator[Any]:
+    """A progress hook: bars on a terminal (stderr), nothing otherwise."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if out.structured or not console.is_terminal:
+        yield lambda phase, done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def hook(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(PHASES.get(phase, phase), total=total)
+            progress.update(tasks[phase], completed=done)
+
+        yield hook
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from osa_inventory.ops.migrate import migrate
+
+    source = open_location(args, args.source, args.from_option, "--from-option")
+    try:
+        target = open_location(args, args.target, args.to_option, "--to-option")
+        try:
+            out = Output(args.format)
+            with _progress(out) as hook:
+                result = migrate(
+                    source,
+                    target,
+                    force=args.force,
+                    dry_run=args.dry_run,
+                    command=command_line(),
+                    progress=hook,
+                )
+        finally:
+            target.close()
+    finally:
+        source.close()
+    if out.structured:
+        out.data(result.to_dict())
+        return 0
+    for note in result.notes:
+        out.line(f"note: {note}", "yellow")
+    copied = [i.version for i in result.copied if i is not None]
+    versions = f"versions {copied[0]} to {copied[-1]}" if copied else "the current inventory"
+    if len(copied) == 1:
+        versions = f"version {copied[0]}"
+    if result.dry_run:
+        out.line(
+            f"Dry run: would copy {versions} ({result.hosts} hosts) from {result.source} "
+            f"to {result.target}; nothing written."
+        )
+        return 0
+    written = [i.version for i in result.written if i is not None]
+    now = f"; it is now at version {written[-1]}" if written else ""
+    out.line(
+        f"Copied {versions} ({result.hosts} hosts) from {result.source} to {result.target}"
+        f"{now}. Verified: the target reads back equal to the source.",
+        "green",
+    )
+    return 0

@@ -1,0 +1,221 @@
+"""Copy an inventory and its retained history from one store to another.
+
+Every retained version of the source is read first, then written in order to
+the target with its original time, actor, command and message (the target
+numbers them from its own head). Afterwards the target is read back and must
+equal the source, version by version. The source is only read, never locked or
+written; if it changes meanwhile the migration fails and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from osa_inventory.errors import ConfigError, StaleWrite, StoreError
+from osa_inventory.inventory import empty_inventory, hostvars_of
+from osa_inventory.ops.retention import retention_of
+from osa_inventory.store.backend import VersionInfo, WriteMeta
+from osa_inventory.store.store import Snapshot, Store
+
+#: called as (phase, done, total) while copying: phase is "read", "write" or "verify"
+ProgressHook = Callable[[str, int, int], None]
+TIME_TOLERANCE = 1e-6
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    """The default progress hook: nothing."""
+
+
+@dataclass(frozen=True)
+class SourceVersion:
+    info: VersionInfo | None  # None: the source keeps no versions
+    inventory: dict[str, Any]
+
+
+@dataclass
+class MigrationReport:
+    source: str
+    target: str
+    copied: list[VersionInfo | None] = field(default_factory=list)
+    written: list[VersionInfo | None] = field(default_factory=list)
+    available: int = 0  # versions the source holds
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    hosts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "dry_run": self.dry_run,
+            "source_versions": self.available,
+            "copied_versions": [i.version if i else None for i in self.copied],
+            "target_versions": [i.version if i else None for i in self.written],
+            "hosts": self.hosts,
+            "verified": bool(self.written) and not self.dry_run,
+            "notes": self.notes,
+        }
+
+
+def is_empty(snapshot: Snapshot) -> bool:
+    return snapshot.version is None and snapshot.inventory == empty_inventory()
+
+
+def _identity(snapshot: Snapshot) -> tuple[Any, ...] | None:
+    info = snapshot.version
+    return None if info is None else (info.version, info.lineage, info.extra.get("digest"))
+
+
+def read_source(
+    store: Store, progress: ProgressHook = _no_progress
+) -> tuple[Snapshot, list[SourceVersion]]:
+    """The current snapshot and every retained version of ``store``, oldest first.
+
+    A store without history gives just its current inventory.
+    """
+    snapshot = store.read()
+    if is_empty(snapshot):
+        raise ConfigError(f"source {store.label} holds no inventory; nothing to migrate")
+    if not store.versioned:
+        return snapshot, [SourceVersion(None, snapshot.inventory)]
+    infos = store.history()
+    versions = []
+    for done, info in enumerate(infos, 1):
+        versions.append(SourceVersion(info, store.read_version(info.version)))
+        progress("read", done, len(infos))
+    if not versions or versions[-1].inventory != snapshot.inventory:
+        raise StaleWrite(f"source {store.label} changed while it was read; rerun the migration")
+    return snapshot, versions
+
+
+def _meta_for(info: VersionInfo | None, source: str, command: str) -> WriteMeta:
+    if info is None:
+        return WriteMeta.for_this_process(message=f"migrated from {source}", command=command)
+    return WriteMeta(
+        user=info.user,
+        host=info.host,
+        command=info.command,
+        message=info.message,
+        time=info.time,
+        fingerprint=info.fingerprint,
+        warnings=tuple(info.warnings),
+    )
+
+
+def migrate(
+    source: Store,
+    target: Store,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    command: str = "",
+    progress: ProgressHook = _no_progress,
+) -> MigrationReport:
+    """Copy ``source`` (current inventory and retained history) to ``target`` and verify it."""
+    if source.label == target.label:
+        raise ConfigError(f"source and target are the same store ({source.label})")
+    report = MigrationReport(source.label, target.label, dry_run=dry_run)
+    before, versions = read_source(source, progress)
+    report.available = len(versions)
+    report.hosts = len(hostvars_of(versions[-1].inventory))
+    if not source.versioned:
+        report.notes.append(f"{source.label} keeps no history: copying the current inventory only")
+    existing = target.read()
+    if not is_empty(existing) and not force:
+        where = f" (version {existing.version.version})" if existing.version else ""
+        raise ConfigError(
+            f"target {target.label} already holds an inventory{where}; choose an empty target, "
+            "or add --force to write the copy on top of it"
+        )
+    versions = _fit_target(versions, target, report)
+    report.copied = [v.info for v in versions]
+    if dry_run:
+        return report
+    with target.locked():
+        if _identity(target.read()) != _identity(existing):
+            raise StaleWrite(f"target {target.label} changed since it was checked; rerun")
+        for done, version in enumerate(versions, 1):
+            if target.versioned:
+                meta = _meta_for(version.info, source.label, command)
+                written = target.backend.write_version(
+                    version.inventory, meta, target.backend.head()
+                )
+                report.written.append(written)
+            else:
+                target.backend.write(version.inventory)
+                report.written.append(None)
+            progress("write", done, len(versions))
+    verify(versions, target, progress)
+    after = source.read()
+    if _identity(after) != _identity(before) or after.inventory != before.inventory:
+        raise StaleWrite(
+            f"source {source.label} changed during the migration; the target holds a copy of "
+            "what it was before; rerun with --force to copy it again"
+        )
+    return report
+
+
+def _fit_target(
+    versions: list[SourceVersion], target: Store, report: MigrationReport
+) -> list[SourceVersion]:
+    """The versions the target can keep: all, the newest few, or only the current one."""
+    if not target.versioned:
+        if len(versions) > 1:
+            report.notes.append(
+                f"{target.label} keeps no history: copying the current inventory only"
+            )
+        return versions[-1:]
+    retention = retention_of(target.backend)
+    if retention and retention.versions and len(versions) > retention.versions:
+        dropped = len(versions) - retention.versions
+        report.notes.append(
+            f"{target.label} keeps {retention.versions} versions ({retention.option}="
+            f"{retention.value}): the oldest {dropped} of {len(versions)} were not copied; "
+            f"raise {retention.option} on the target to keep them all"
+        )
+        return versions[-retention.versions :]
+    return versions
+
+
+def verify(versions: list[SourceVersion], target: Store, progress: ProgressHook) -> None:
+    """The target must now end with exactly ``versions``: content and metadata."""
+    current = target.read()
+    if current.inventory != versions[-1].inventory:
+        raise StoreError(
+            f"verification failed: {target.label} does not read back equal to the source; "
+            "check the target backend, then rerun with --force"
+        )
+    if not target.versioned or versions[-1].info is None:
+        progress("verify", 1, 1)
+        return
+    infos = target.history()[-len(versions) :]
+    if len(infos) != len(versions):
+        raise StoreError(
+            f"verification failed: {target.label} kept {len(infos)} of the {len(versions)} "
+            "versions written"
+        )
+    for done, (version, info) in enumerate(zip(versions, infos, strict=True), 1):
+        problem = _meta_mismatch(version.info, info)
+        if problem is None and target.read_version(info.version) != version.inventory:
+            problem = "content differs"
+        if problem:
+            raise StoreError(
+                f"verification failed: version {info.version} of {target.label} (copy of source "
+                f"version {version.info.version if version.info else '?'}): {problem}"
+            )
+        progress("verify", done, len(versions))
+
+
+def _meta_mismatch(expected: VersionInfo | None, got: VersionInfo) -> str | None:
+    if expected is None:
+        return None
+    for key in ("user", "host", "command", "message"):
+        if getattr(expected, key) != getattr(got, key):
+            return f"{key} {getattr(got, key)!r} instead of {getattr(expected, key)!r}"
+    if abs(expected.time - got.time) > TIME_TOLERANCE:
+        return f"time {got.time} instead of {expected.time}"
+    if got.fingerprint and got.fingerprint != expected.fingerprint:
+        return "input fingerprint differs"
+    return None

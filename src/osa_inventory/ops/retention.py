@@ -1,0 +1,94 @@
+"""How many versions a backend keeps, and changing that in osa.ini.
+
+Retention is a backend option: ``backup_keep`` for the file backend (backups in
+the tar, plus the current file), ``retention`` for the others that keep
+versions. :func:`set_ini_option` edits one line of osa.ini and keeps the rest of
+the file (comments included) as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osa_inventory.backends.osafile import atomic_write
+from osa_inventory.errors import ConfigError
+
+OPTION_NAMES = ("retention", "backup_keep")
+
+
+@dataclass(frozen=True)
+class Retention:
+    option: str  # the backend option that sets it
+    value: int
+    versions: int  # versions kept, current one included (0: all)
+
+
+def retention_option(backend_class: Any) -> str | None:
+    """The name of the option that sets a backend's retention, or None."""
+    declared = getattr(backend_class, "options", None)
+    if not isinstance(declared, Mapping):
+        return None
+    return next((name for name in OPTION_NAMES if name in declared), None)
+
+
+def retention_of(backend: Any) -> Retention | None:
+    """The retention of a registered backend, or None when it has no such option."""
+    option = retention_option(type(backend))
+    config = getattr(backend, "config", None)
+    if option is None or not isinstance(config, Mapping) or config.get(option) is None:
+        return None
+    value = int(config[option])
+    versions = value + 1 if option == "backup_keep" else value
+    return Retention(option, value, versions)
+
+
+_SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]+)\]")
+
+
+def set_ini_option(path: Path, section: str, key: str, value: str) -> None:
+    """Set ``key = value`` in ``[section]`` of an INI file, creating what is missing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        like: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        text, like = "", None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    lines = text.splitlines()
+    key_re = re.compile(rf"^\s*{re.escape(key)}\s*[=:]", re.IGNORECASE)
+    start = next((i for i, line in enumerate(lines) if _is_section(line, section)), None)
+    new_line = f"{key} = {value}"
+    if start is None:
+        if lines and lines[-1].strip():
+            lines.append("")
+        lines += [f"[{section}]", new_line]
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if _SECTION_RE.match(lines[i])), len(lines)
+        )
+        found = next((i for i in range(start + 1, end) if key_re.match(lines[i])), None)
+        if found is not None:
+            lines[found] = new_line
+        else:
+            last = max((i for i in range(start, end) if lines[i].strip()), default=start)
+            lines.insert(last + 1, new_line)
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"{path.parent} does not exist; create it, or point OSA_INVENTORY_CONFIG at "
+            "another osa.ini"
+        )
+    try:
+        atomic_write(Path(os.path.realpath(path)), lambda f: f.write(data), like)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _is_section(line: str, section: str) -> bool:
+    match = _SECTION_RE.match(line)
+    return bool(match) and match.group("name").strip() == section

@@ -1,0 +1,286 @@
+"""``osa-inventory-manage``: OSA's inventory-manage.py flags, on the file backend.
+
+Each test adopts an OSA reference inventory (``run3.json`` of an example) as
+``openstack_inventory.json`` in a temporary config dir, runs the installed
+command in a subprocess, and checks the result against the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import (
+    BACKUP_FILE,
+    INVENTORY_FILE,
+    address_problems,
+    containers_on,
+    copy_example,
+    dir_snapshot,
+    group_memberships,
+    load_reference,
+    read_config,
+    reference_path,
+    require_shared_dir,
+    structural_view,
+)
+
+MANAGE = Path(sys.executable).parent / "osa-inventory-manage"
+INVENTORY = Path(sys.executable).parent / "osa-inventory"
+SCRUBBED = ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "COLUMNS")
+
+
+def run(*args: Any, program: Path = MANAGE, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSA_") and k not in SCRUBBED}
+    env["OSA_INVENTORY_CONFIG"] = "/nonexistent/osa.ini"
+    return subprocess.run(
+        [str(program), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def adopted(tmp_path: Path, example: str = "prod") -> Path:
+    """A config dir holding ``example``'s config and its run3.json as the stored inventory."""
+    require_shared_dir()
+    config = copy_example(example, tmp_path / "config")
+    (config / INVENTORY_FILE).write_bytes(reference_path(example).read_bytes())
+    return config
+
+
+def stored(config: Path) -> dict[str, Any]:
+    return json.loads((config / INVENTORY_FILE).read_text())
+
+
+def history(config: Path) -> list[dict[str, Any]]:
+    return json.loads((config / "openstack_inventory.history.json").read_text())["versions"]
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode != 0, proc.stdout[-300:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("osa-inventory-manage: error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return adopted(tmp_path)
+
+
+# -- listing -------------------------------------------------------------------------------
+
+
+def test_list_hosts_shows_every_host_sorted_by_component(config: Path) -> None:
+    reference = load_reference("prod")
+    hostvars = reference["_meta"]["hostvars"]
+    proc = run("--config", config, "-l", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert {r["container_name"] for r in rows} == set(hostvars)
+    components = [r["component"] for r in rows]
+    assert components == sorted(components)
+    for row in rows:
+        host = hostvars[row["container_name"]]
+        assert row["is_metal"] == bool(host.get("is_metal"))
+        assert row["physical_host"] == host.get("physical_host")
+        assert row["ansible_host"] == host.get("ansible_host")
+        assert row["container_types"] == host.get("container_types")
+    table = run("--config", config, "-l")
+    header = table.stdout.splitlines()[0].split()
+    assert header == [
+        "container_name",
+        "is_metal",
+        "component",
+        "physical_host",
+        "tunnel_address",
+        "ansible_host",
+        "container_types",
+    ]
+    assert len(table.stdout.splitlines()) == len(hostvars) + 2
+
+
+def test_sort_key_orders_the_host_list(config: Path) -> None:
+    rows = json.loads(
+        run("--config", config, "-l", "-s", "physical_host", "--format", "json").stdout
+    )
+    keys = [(r["physical_host"], r["container_name"]) for r in rows]
+    assert keys == sorted(keys)
+
+
+def test_list_groups_and_containers(config: Path) -> None:
+    reference = load_reference("prod")
+    groups = json.loads(run("--config", config, "-g", "--format", "json").stdout)
+    expected = {
+        name: group["hosts"]
+        for name, group in reference.items()
+        if name != "_meta" and group.get("hosts")
+    }
+    assert groups == expected
+    per_host = json.loads(run("--config", config, "-G", "--format", "json").stdout)
+    assert {h: set(g) for h, g in per_host.items()} == group_memberships(reference)
+    table = run("--config", config, "-g")
+    assert table.returncode == 0 and "nova_compute" in table.stdout
+
+
+def test_export_gives_osa_per_host_format(config: Path) -> None:
+    reference = load_reference("prod")
+    proc = run("--config", config, "-e")
+    assert proc.returncode == 0, proc.stderr
+    exported = json.loads(proc.stdout)
+    assert set(exported) == {"hosts", "all"}
+    assert exported["all"] == reference["all"]["vars"]
+    memberships = group_memberships(reference)
+    for name, hostvars in reference["_meta"]["hostvars"].items():
+        assert exported["hosts"][name]["hostvars"] == hostvars
+        assert set(exported["hosts"][name]["groups"]) == memberships[name]
+
+
+def test_file_flag_is_found_in_the_config_dir_then_as_given(config: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    by_name = run("--config", config, "-f", INVENTORY_FILE, "-G", "--format", "json", cwd=elsewhere)
+    assert by_name.returncode == 0, by_name.stderr
+    other = elsewhere / "mine.json"
+    other.write_text(reference_path("test").read_text())
+    relative = run("--config", config, "-f", "mine.json", "-G", "--format", "json", cwd=elsewhere)
+    assert set(json.loads(relative.stdout)) == set(load_reference("test")["_meta"]["hostvars"])
+    absolute = run("-f", other, "-l", "--format", "json")
+    assert absolute.returncode == 0, absolute.stderr
+    assert "not found" in error_line(run("--config", config, "-f", "nope.json", "-l"))
+
+
+def test_an_empty_store_is_a_clear_error(tmp_path: Path) -> None:
+    assert "holds no inventory" in error_line(run("--config", tmp_path, "-l"))
+
+
+def test_one_action_is_required() -> None:
+    proc = run("--config", "/nonexistent")
+    assert proc.returncode == 2 and "one of the arguments" in proc.stderr
+    proc = run("-l", "-g")
+    assert proc.returncode == 2 and "not allowed with" in proc.stderr
+
+
+# -- changes -------------------------------------------------------------------------------
+
+
+def test_remove_physical_host_takes_its_containers(config: Path) -> None:
+    reference = load_reference("prod")
+    gone = {"infra2", *containers_on(reference, "infra2")}
+    proc = run("--config", config, "-r", "infra2", "-m", "retire infra2")
+    assert proc.returncode == 0, proc.stderr
+    assert "Success" in proc.stdout
+    after = stored(config)
+    assert set(after["_meta"]["hostvars"]) == set(reference["_meta"]["hostvars"]) - gone
+    for name, group in after.items():
+        if name != "_meta":
+            assert not gone & set(group.get("hosts", [])), name
+    assert "infra2_host_containers" not in after
+    entry = history(config)[-1]
+    assert entry["message"] == "retire infra2"
+    assert entry["command"].startswith("osa-inventory-manage ") and "-r infra2" in entry["command"]
+    with tarfile.open(config / BACKUP_FILE) as tar:  # OSA's backup of the previous version
+        member = tar.getmembers()[-1]
+        assert json.loads(tar.extractfile(member).read()) == reference
+
+
+def test_remove_containers_and_several_items(config: Path) -> None:
+    reference = load_reference("prod")
+    one, two = sorted(containers_on(reference, "infra1"))[:2]
+    proc = run("--config", config, "-r", one, "-r", two)
+    assert proc.returncode == 0, proc.stderr
+    hostvars = stored(config)["_meta"]["hostvars"]
+    assert one not in hostvars and two not in hostvars and "infra1" in hostvars
+    assert len(hostvars) == len(reference["_meta"]["hostvars"]) - 2
+
+
+def test_removing_an_unknown_host_changes_nothing(config: Path) -> None:
+    before = dir_snapshot(config)
+    line = error_line(run("--config", config, "-r", "compute1", "-r", "compute9"))
+    assert "compute9" in line and "not in the inventory" in line
+    assert dir_snapshot(config) == before
+
+
+def test_remove_group(config: Path) -> None:
+    reference = load_reference("prod")
+    proc = run("--config", config, "-d", "nova_compute")
+    assert proc.returncode == 0, proc.stderr
+    after = stored(config)
+    assert "nova_compute" not in after
+    assert "nova_compute" not in after["nova_all"].get("children", [])
+    assert after["_meta"] == reference["_meta"]
+    before = dir_snapshot(config)
+    assert "nova_compute" in error_line(run("--config", config, "-d", "nova_compute"))
+    assert dir_snapshot(config) == before
+
+
+def test_clear_ips_then_a_run_assigns_new_addresses(config: Path) -> None:
+    reference = load_reference("prod")
+    proc = run("--config", config, "--clear-ips")
+    assert proc.returncode == 0, proc.stderr
+    cleared = stored(config)["_meta"]["hostvars"]
+    for name, hostvars in cleared.items():
+        if hostvars.get("is_metal"):
+            assert hostvars == reference["_meta"]["hostvars"][name]
+        else:
+            assert "ansible_host" not in hostvars and "container_networks" not in hostvars
+    environment = require_shared_dir() / "inventory"
+    proc = run("--config", config, "--environment", environment, "--list", program=INVENTORY)
+    assert proc.returncode == 0, proc.stderr
+    regenerated = stored(config)
+    assert structural_view(regenerated) == structural_view(reference)
+    assert address_problems(regenerated, read_config(config)) == []
+    moved = [
+        name
+        for name, hostvars in regenerated["_meta"]["hostvars"].items()
+        if hostvars["ansible_host"] != reference["_meta"]["hostvars"][name]["ansible_host"]
+    ]
+    assert moved  # new addresses, not the old ones back
+
+
+def test_dry_run_and_message(config: Path) -> None:
+    before = dir_snapshot(config)
+    for action in (["-r", "infra1"], ["-d", "nova_compute"], ["--clear-ips"]):
+        proc = run("--config", config, *action, "--dry-run")
+        assert proc.returncode == 0 and "Dry run" in proc.stdout, proc.stderr
+    assert dir_snapshot(config) == before
+
+
+def test_removed_host_warning_names_this_command(config: Path) -> None:
+    import yaml
+
+    data = yaml.safe_load((config / "openstack_user_config.yml").read_text())
+    for group in data.values():
+        if isinstance(group, dict):
+            group.pop("compute2", None)
+    (config / "openstack_user_config.yml").write_text(yaml.safe_dump(data))
+    environment = require_shared_dir() / "inventory"
+    proc = run("--config", config, "--environment", environment, "--list", program=INVENTORY)
+    assert proc.returncode == 0, proc.stderr
+    assert "osa-inventory-manage -r compute2" in proc.stderr
+    assert run("--config", config, "-r", "compute2").returncode == 0
+    proc = run("--config", config, "--environment", environment, "--list", program=INVENTORY)
+    assert proc.returncode == 0 and "compute2" not in proc.stderr
+    assert "compute2" not in stored(config)["_meta"]["hostvars"]
+
+
+@pytest.mark.parametrize("example", ["aio", "test"])
+def test_other_examples_list_and_export(example: str, tmp_path: Path) -> None:
+    config = adopted(tmp_path, example)
+    reference = load_reference(example)
+    rows = json.loads(run("--config", config, "-l", "--format", "json").stdout)
+    assert len(rows) == len(reference["_meta"]["hostvars"])
+    exported = json.loads(run("--config", config, "-e").stdout)
+    assert set(exported["hosts"]) == set(reference["_meta"]["hostvars"])
