@@ -21,6 +21,7 @@ NAMESPACE = "osa_inventory.backends"
 BUILTIN_BACKENDS: dict[str, str] = {
     "file": "osa_inventory.backends.file:FileBackend",
     "memory": "osa_inventory.backends.memory:MemoryBackend",
+    "etcd": "osa_inventory.backends.etcd:EtcdBackend",
 }
 
 REQUIRED_METHODS = ("register", "load", "write")
