@@ -36,25 +36,6 @@ from osa_inventory.testing import sample_inventory
 TESTS_DIR = Path(__file__).resolve().parent
 
 
-class NetworkPostgreSQL(PostgreSQLBackend):
-    """``postgresql`` declaring itself a network backend, for as long as the class does not."""
-
-    network = True
-
-
-class NetworkEtcd(EtcdBackend):
-    """``etcd`` declaring itself a network backend, for as long as the class does not."""
-
-    network = True
-
-
-def backend_spec(backend_class: type, name: str) -> str:
-    """The real backend's name once it declares ``network = True``, else the subclass above."""
-    if getattr(backend_class, "network", False):
-        return name
-    return f"test_cache:Network{backend_class.__name__.removesuffix('Backend')}"
-
-
 # -- in-process: a CachingStore over the file backend ------------------------------------------
 
 
@@ -206,7 +187,7 @@ def test_open_store_caches_network_backends_only(
     assert type(file_store) is Store
     url = "postgresql+psycopg://deploy@127.0.0.1:1/osa"
     flags = ["url=" + url]
-    spec = backend_spec(PostgreSQLBackend, "postgresql")
+    spec = "postgresql"
     remote = open_store(resolve_settings(tmp_path, backend=spec, backend_options=flags, env={}))
     assert isinstance(remote, CachingStore)
     assert remote.cache.path.parent == tmp_path / "xdg" / "osa-inventory"
@@ -214,9 +195,8 @@ def test_open_store_caches_network_backends_only(
     assert type(open_store(off)) is Store
 
 
-@pytest.mark.xfail(reason="the lead adds network = True to these classes", strict=False)
 def test_network_backends_declare_it() -> None:
-    assert PostgreSQLBackend.network and MySQLBackend.network and EtcdBackend.network  # type: ignore[attr-defined]
+    assert PostgreSQLBackend.network and MySQLBackend.network and EtcdBackend.network
     assert not getattr(SQLiteBackend, "network", False)
 
 
@@ -246,7 +226,7 @@ def postgres_store() -> Iterator[tuple[list[str], Callable[[], None]]]:
     server = services.start_postgres()
     try:
         services.create_database(server, "osa")
-        spec = backend_spec(PostgreSQLBackend, "postgresql")
+        spec = "postgresql"
         yield ["--backend", spec, "--backend-option", f"url={server.url('osa')}"], server.stop
     finally:
         server.stop()
@@ -262,7 +242,7 @@ def etcd_store(tmp_path: Path) -> Iterator[tuple[list[str], Callable[[], None]]]
         _skip_or_fail("etcd not found on PATH; install it with: apt-get install etcd-server")
     cluster = EtcdCluster(tmp_path / "etcd", size=1, binary=str(binary)).start()
     try:
-        spec = backend_spec(EtcdBackend, "etcd")
+        spec = "etcd"
         flags = ["--backend", spec, "--backend-option", f"endpoints={cluster.endpoints}"]
         yield [*flags, "--backend-option", "timeout=1"], cluster.stop
     finally:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from osa_inventory import __version__
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 YAML_SUFFIXES = (".yml", ".yaml")
 USER_CONFIG_NAME = "openstack_user_config.yml"
@@ -22,28 +25,49 @@ GENERATOR_FORMAT = 1
 
 def yaml_files(directory: Path) -> list[Path]:
     """The ``*.yml``/``*.yaml`` files in ``directory`` and below, sorted by relative path."""
-    if not directory.is_dir():
-        return []
-    found = [p for p in directory.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()]
-    return sorted(found, key=lambda p: p.relative_to(directory).parts)
+    from pathlib import Path
+
+    return [Path(directory, *parts) for parts in _yaml_parts(str(directory))]
+
+
+def _yaml_parts(directory: str) -> list[tuple[str, ...]]:
+    """Relative path parts of the YAML files under ``directory`` (os.scandir: no pathlib)."""
+    found: list[tuple[str, ...]] = []
+    pending: list[tuple[str, tuple[str, ...]]] = [(directory, ())]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                pending.append((entry.path, (*prefix, entry.name)))
+            elif entry.name.endswith(YAML_SUFFIXES) and entry.is_file():
+                found.append((*prefix, entry.name))
+    return sorted(found)
 
 
 def input_fingerprint(
     config_dir: str | os.PathLike[str], environment_dir: str | os.PathLike[str] | None
 ) -> str:
     """SHA-256 over the generator's inputs; '' when the user config is unreadable."""
-    config = Path(config_dir)
+    config = os.fspath(config_dir)
     digest = hashlib.sha256(f"osa-inventory {__version__} {GENERATOR_FORMAT}\0".encode())
-    sources = [("config", config / USER_CONFIG_NAME)]
-    sources += [("conf.d", p) for p in yaml_files(config / "conf.d")]
+    sources = [("config", os.path.join(config, USER_CONFIG_NAME))]
+    folders = [("conf.d", os.path.join(config, "conf.d"))]
     if environment_dir is not None:
-        sources += [("env.d", p) for p in yaml_files(Path(environment_dir) / "env.d")]
-    sources += [("config env.d", p) for p in yaml_files(config / "env.d")]
+        folders.append(("env.d", os.path.join(os.fspath(environment_dir), "env.d")))
+    folders.append(("config env.d", os.path.join(config, "env.d")))
+    for label, folder in folders:
+        sources += [(label, os.path.join(folder, *parts)) for parts in _yaml_parts(folder)]
     for label, path in sources:
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except OSError:
             return ""
-        digest.update(f"{label}\0{path.name}\0{len(data)}\0".encode())
+        name = os.path.relpath(path, config) if label != "env.d" else os.path.basename(path)
+        digest.update(f"{label}\0{name}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()

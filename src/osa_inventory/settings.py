@@ -14,16 +14,18 @@ osa.ini. Every value remembers where it came from, for ``config show``.
 
 from __future__ import annotations
 
-import configparser
 import math
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osa_inventory.errors import ConfigError
+
+if TYPE_CHECKING:
+    import configparser
 
 DEFAULT_INI = "/etc/ansible/osa.ini"
 INI_ENV = "OSA_INVENTORY_CONFIG"
@@ -121,6 +123,10 @@ def ini_path() -> Path:
 
 
 def _read_ini(path: Path) -> configparser.ConfigParser | None:
+    if not path.exists():  # the common case: skip importing configparser
+        return None
+    import configparser
+
     parser = configparser.ConfigParser(
         inline_comment_prefixes=(";", "#"), interpolation=None, default_section="__none__"
     )

@@ -58,6 +58,8 @@ class _Entry:
     info: VersionInfo
     sha256: str
     member: str | None  # tar member holding it; None for the current file
+    #: the bytes are osa-inventory's canonical serialisation (written by write_version)
+    canonical: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = self.info.to_dict()
@@ -67,6 +69,8 @@ class _Entry:
             if extra.get(key):
                 data[key] = extra[key]
         data.update(sha256=self.sha256, member=self.member)
+        if self.canonical:
+            data["canonical"] = True
         return data
 
 
@@ -134,9 +138,10 @@ class FileBackend(Backend):
         for item in raw.get("versions", []):
             item = dict(item)
             sha, member = item.pop("sha256"), item.pop("member", None)
+            canonical = bool(item.pop("canonical", False))
             extra = fingerprint_extra(item.pop("fingerprint", ""), item.pop("warnings", []))
             info = VersionInfo.from_dict({**item, "lineage": lineage, "extra": extra})
-            entries.append(_Entry(info, sha, member))
+            entries.append(_Entry(info, sha, member, canonical))
         return lineage, entries
 
     def _state(self) -> _State:
@@ -176,6 +181,19 @@ class FileBackend(Backend):
             return None
         info = state.head.info
         return replace(info, extra={**info.extra, "digest": state.head.sha256})
+
+    def read_current_bytes(self) -> tuple[VersionInfo | None, bytes | None]:
+        """Head and its stored bytes when they are exactly what ``write_version`` wrote.
+
+        The digest recorded in the history vouches for the bytes, so a caller may
+        serve them without parsing. ``None`` bytes: not canonical (an adopted or
+        hand-edited file), parse it with :meth:`read_current` instead.
+        """
+        state = self._state()
+        head = state.head
+        if state.current is None or head is None or not head.canonical:
+            return self._head_of(state), None
+        return self._head_of(state), state.current
 
     def read_current(self) -> tuple[VersionInfo | None, dict[str, Any]]:
         """Head and content from one read of the file (no race between the two)."""
@@ -220,9 +238,7 @@ class FileBackend(Backend):
             )
         new_bytes = dumps_inventory(inventory).encode("ascii")
         lineage = state.lineage or new_lineage()
-        entries = [
-            _Entry(replace(e.info, lineage=lineage), e.sha256, e.member) for e in state.entries
-        ]
+        entries = [replace(e, info=replace(e.info, lineage=lineage)) for e in state.entries]
         old_stat = None
         if state.current is not None and entries:
             try:
@@ -232,7 +248,7 @@ class FileBackend(Backend):
             member = self.files.backup(state.current, old_stat)
             entries[-1] = replace(entries[-1], member=member)
         info = meta.new_version(entries[-1].info.version + 1 if entries else 1, lineage)
-        entries.append(_Entry(info, digest(new_bytes), None))
+        entries.append(_Entry(info, digest(new_bytes), None, canonical=True))
         members = set(self.files.backup_members())
         entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
         self._write_history(lineage, entries)
@@ -248,11 +264,10 @@ class FileBackend(Backend):
         if state.head is None or state.head.info.version != version.version:
             return
         lineage = state.lineage or new_lineage()
-        entries = [
-            _Entry(replace(e.info, lineage=lineage), e.sha256, e.member) for e in state.entries
-        ]
+        entries = [replace(e, info=replace(e.info, lineage=lineage)) for e in state.entries]
         head = entries[-1]
-        extra = {**head.info.extra, **fingerprint_extra(fingerprint, warnings)}
+        kept = {k: v for k, v in head.info.extra.items() if k not in ("fingerprint", "warnings")}
+        extra = {**kept, **fingerprint_extra(fingerprint, warnings)}
         entries[-1] = replace(head, info=replace(head.info, extra=extra))
         self._write_history(lineage, entries)
 

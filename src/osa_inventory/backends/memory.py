@@ -105,7 +105,10 @@ class MemoryBackend(Backend):
         with self.space.guard:
             for index, (info, data) in enumerate(self.space.versions):
                 if info.version == version.version:
-                    extra = {**info.extra, **fingerprint_extra(fingerprint, warnings)}
+                    kept = {
+                        k: v for k, v in info.extra.items() if k not in ("fingerprint", "warnings")
+                    }
+                    extra = {**kept, **fingerprint_extra(fingerprint, warnings)}
                     self.space.versions[index] = (replace(info, extra=extra), data)
 
     # -- lock --

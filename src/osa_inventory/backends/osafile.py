@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import os
 import re
 import stat
-import tarfile
-import tempfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.jsonio import dumps_inventory, loads_inventory
+
+if TYPE_CHECKING:  # tarfile, tempfile and datetime are imported when writing, not on reads
+    import tarfile
 
 __all__ = ["BACKUP_NAME", "FileStore", "atomic_write", "parse_bytes"]
 
@@ -117,6 +116,9 @@ class FileStore:
 
         with _open_tar(target) as old:
             members = [] if old is None else old.getmembers()
+            import io
+            import tarfile
+
             info = tarfile.TarInfo(self._member_name({m.name for m in members}))
             info.size = len(data)
             info.mtime = int(data_stat.st_mtime)
@@ -140,6 +142,8 @@ class FileStore:
 
     def _member_name(self, taken: set[str]) -> str:
         """A backup member name for now, numbered after any in ``taken`` for the same second."""
+        from datetime import UTC, datetime
+
         base = f"{self.path.name}-{datetime.now(UTC):%Y%m%d_%H%M%S}"
         same_second = re.compile(re.escape(base) + r"(?:-(\d+))?\.json")
         used = [int(m[1] or 0) for name in taken if (m := same_second.fullmatch(name))]
@@ -192,6 +196,8 @@ def _same_json(old: bytes, new: bytes) -> bool:
 @contextlib.contextmanager
 def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
     """Open the tar at ``path`` for reading; None when it is missing or empty."""
+    import tarfile
+
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed by the with block below
     except FileNotFoundError:
@@ -223,6 +229,8 @@ def atomic_write(
     file it replaces, or mode 0600 when there is none. Raises OSError, leaving
     ``target`` and its directory as they were.
     """
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:

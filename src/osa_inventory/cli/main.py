@@ -11,14 +11,13 @@ store: ``backends``, ``config show``, ``lock status|break`` (:mod:`.admin`);
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from osa_inventory.cli.common import DEBUG_LOG_FILE
+from osa_inventory.debuglog import debug
 from osa_inventory.errors import OsaInventoryError
 
-LOG = logging.getLogger("osa_inventory")
 SUBCOMMANDS = (
     "backends",
     "config",
@@ -35,17 +34,18 @@ SUBCOMMANDS = (
     "import",
     "migrate",
     "doctor",
+    "db",
 )
 
 
 def _admin_parser() -> argparse.ArgumentParser:
-    from osa_inventory.cli import admin, doctor, history, hosts, plan, transfer
+    from osa_inventory.cli import admin, db, doctor, history, hosts, plan, transfer
     from osa_inventory.cli.common import store_flags
 
     parser = argparse.ArgumentParser(prog="osa-inventory", description="Administer the store.")
     commands = parser.add_subparsers(dest="command", required=True)
     parent = store_flags()
-    for module in (admin, hosts, plan, history, transfer, doctor):
+    for module in (admin, hosts, plan, history, transfer, doctor, db):
         module.add_commands(commands, parent)
     return parser
 
@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = inventory.build_parser().parse_args(argv)
         func = inventory.run
     if args.debug:
+        import logging
+
         logging.basicConfig(
             filename=DEBUG_LOG_FILE,
             level=logging.DEBUG,
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except OsaInventoryError as exc:
-        LOG.debug("failed", exc_info=True)
+        debug("failed", exc_info=True)
         print(f"osa-inventory: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # e.g. piped into `head`

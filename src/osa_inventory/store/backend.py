@@ -25,12 +25,9 @@ Backends raise only :mod:`osa_inventory.errors` exceptions.
 
 from __future__ import annotations
 
-import getpass
 import os
-import socket
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -105,9 +102,9 @@ class LockHolder:
     def for_this_process(cls, ttl: float | None = None) -> LockHolder:
         now = time.time()
         return cls(
-            lock_id=uuid.uuid4().hex[:12],
+            lock_id=os.urandom(6).hex(),
             user=current_user(),
-            host=socket.gethostname(),
+            host=os.uname().nodename,
             pid=os.getpid(),
             since=now,
             command=" ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)),
@@ -183,7 +180,7 @@ class WriteMeta:
     ) -> WriteMeta:
         return cls(
             user=current_user(),
-            host=socket.gethostname(),
+            host=os.uname().nodename,
             command=command if command is not None else " ".join(sys.argv),
             message=message,
             fingerprint=fingerprint,
@@ -216,6 +213,8 @@ def fingerprint_extra(fingerprint: str, warnings: tuple[str, ...] | list[str]) -
 
 
 def current_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -228,7 +227,7 @@ UNASSIGNED_LINEAGE = "unversioned"
 
 def new_lineage() -> str:
     """A lineage id, fixed for the life of a store."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 @runtime_checkable

@@ -157,6 +157,9 @@ class CachingStore(Store):
 
     # -- reading --
 
+    def read_canonical(self) -> tuple[Any, bytes | None]:
+        return None, None  # always through _read, so that every read refreshes the copy
+
     def _read(self) -> Snapshot:
         try:
             snapshot = super()._read()

@@ -10,7 +10,6 @@ the two lists equal.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,9 @@ NAMESPACE = "osa_inventory.backends"
 BUILTIN_BACKENDS: dict[str, str] = {
     "file": "osa_inventory.backends.file:FileBackend",
     "memory": "osa_inventory.backends.memory:MemoryBackend",
+    "sqlite": "osa_inventory.backends.sql:SQLiteBackend",
+    "postgresql": "osa_inventory.backends.sql:PostgreSQLBackend",
+    "mysql": "osa_inventory.backends.sql:MySQLBackend",
     "etcd": "osa_inventory.backends.etcd:EtcdBackend",
 }
 
@@ -59,6 +61,8 @@ def _import_target(target: str) -> Any:
 
 def missing_requirements(backend_class: Any) -> str:
     """An install hint when a backend's declared dependencies are missing, else ''."""
+    import importlib.util
+
     missing = [
         module
         for module in getattr(backend_class, "requires", ()) or ()

@@ -11,18 +11,15 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import logging
 import os
-import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from osa_inventory import debuglog
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
@@ -36,7 +33,6 @@ from osa_inventory.store.backend import (
 )
 from osa_inventory.store.filelock import FileLock, pid_alive
 
-LOG = logging.getLogger(__name__)
 DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_LOCK_TTL = 300.0
 
@@ -58,6 +54,9 @@ class CommitResult:
 
 def local_lock_path(label: str) -> Path:
     """Where the front end keeps the lock of a plugin without its own."""
+    import hashlib
+    import tempfile
+
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     digest = hashlib.sha256(label.encode()).hexdigest()[:16]
     return Path(base) / "osa-inventory-locks" / f"{digest}.lock"
@@ -79,7 +78,7 @@ class Store:
         self.label = label or getattr(backend, "name", "") or type(backend).__name__
         self.lock_timeout = lock_timeout
         self.lock_ttl = lock_ttl
-        self.warn = warn or (lambda message: LOG.warning("%s", message))
+        self.warn = warn or (lambda message: debuglog.warning("%s", message))
         self.versioned = isinstance(backend, VersionedBackend)
         if isinstance(backend, LockingBackend):
             self.locker: Any = backend
@@ -107,6 +106,18 @@ class Store:
             return Snapshot(self.backend.read_version(head.version), head)
         inventory = self.backend.load()
         return Snapshot(inventory if inventory else empty_inventory(), None)
+
+    def read_canonical(self) -> tuple[VersionInfo | None, bytes | None]:
+        """The head version and, when the backend can vouch for them, its canonical bytes.
+
+        The bytes are exactly :func:`osa_inventory.jsonio.dumps_inventory` of the
+        stored inventory, so they can be served without parsing; ``None`` means
+        the caller must :meth:`read` instead.
+        """
+        reader = getattr(self.backend, "read_current_bytes", None)
+        if not callable(reader):
+            return None, None
+        return reader()
 
     def load(self) -> dict[str, Any]:
         return self.read().inventory
@@ -179,7 +190,7 @@ class Store:
     def _is_abandoned(holder: LockHolder) -> bool:
         if holder.expires is not None and holder.expires < time.time():
             return True
-        same_host = holder.host == socket.gethostname()
+        same_host = holder.host == os.uname().nodename
         return same_host and holder.pid > 0 and not pid_alive(holder.pid)
 
     def lock_status(self) -> LockHolder | None:
@@ -250,7 +261,10 @@ class Store:
         if not callable(setter) or snapshot.version is None or not fingerprint:
             return False
         holder = LockHolder.for_this_process(ttl=self.lock_ttl)
-        if self.locker.acquire_lock(holder) is not None:
+        try:  # best effort: a read-only role (or a busy store) just skips it
+            if self.locker.acquire_lock(holder) is not None:
+                return False
+        except StoreError:
             return False
         try:
             current = self.backend.head()
@@ -260,8 +274,12 @@ class Store:
                 return False
             setter(current, fingerprint, list(warnings or ()))
             return True
+        except StoreError as exc:
+            debuglog.debug("could not record the input fingerprint: %s", exc)
+            return False
         finally:
-            self.locker.release_lock(holder)
+            with contextlib.suppress(StoreError):
+                self.locker.release_lock(holder)
 
     def update(
         self,
