@@ -72,6 +72,28 @@ def run_change(
     return Outcome(diff, result.changed, version, False)
 
 
+def replace_inventory(
+    args: argparse.Namespace,
+    inventory: dict[str, Any],
+    *,
+    message: str,
+    done: str,
+    extra: dict[str, Any],
+) -> int:
+    """Write ``inventory`` as the new version (rollback, import), reporting the change."""
+    from osa_inventory.cli.common import open_store_from
+
+    store = open_store_from(args)
+    try:
+        outcome = run_change(
+            store, lambda _current: inventory, message=args.message or message, dry_run=args.dry_run
+        )
+        report(Output(args.format), store, outcome, done=done, extra=extra, verbose=args.verbose)
+    finally:
+        store.close()
+    return 0
+
+
 def report(
     out: Output,
     store: Any,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 DEBUG_LOG_FILE = "osa-inventory.log"
@@ -43,6 +44,32 @@ def store_flags() -> argparse.ArgumentParser:
         "--debug", action="store_true", help=f"log to {DEBUG_LOG_FILE} in the current directory"
     )
     return parent
+
+
+def execute(prog: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a parsed command: debug logging on request, one-line errors, exit codes."""
+    from osa_inventory.debuglog import debug
+    from osa_inventory.errors import OsaInventoryError
+
+    if args.debug:
+        import logging
+
+        logging.basicConfig(
+            filename=DEBUG_LOG_FILE,
+            level=logging.DEBUG,
+            format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        )
+    try:
+        return func(args)
+    except OsaInventoryError as exc:
+        debug("failed", exc_info=True)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:  # e.g. piped into `head`
+        return 0
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 def warn(message: str) -> None:

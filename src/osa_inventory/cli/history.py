@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from osa_inventory.cli.changes import add_change_flags, report, run_change
+from osa_inventory.cli.changes import add_change_flags, replace_inventory
 from osa_inventory.cli.common import open_store_from, settings_from, warn
 from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag, plural
@@ -154,23 +154,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     try:
         version = parse_version(args.version, store)
         target = store.read_version(version)
-        outcome = run_change(
-            store,
-            lambda _current: target,
-            message=args.message or f"rollback to version {version}",
-            dry_run=args.dry_run,
-        )
-        report(
-            Output(args.format),
-            store,
-            outcome,
-            done=f"Rolled back to the content of version {version}",
-            extra={"rollback_to": version},
-            verbose=args.verbose,
-        )
     finally:
         store.close()
-    return 0
+    return replace_inventory(
+        args,
+        target,
+        message=f"rollback to version {version}",
+        done=f"Rolled back to the content of version {version}",
+        extra={"rollback_to": version},
+    )
 
 
 def _retention(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -14,9 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from osa_inventory.cli.common import DEBUG_LOG_FILE
-from osa_inventory.debuglog import debug
-from osa_inventory.errors import OsaInventoryError
+from osa_inventory.cli.common import execute
 
 SUBCOMMANDS = (
     "backends",
@@ -60,25 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = inventory.build_parser().parse_args(argv)
         func = inventory.run
-    if args.debug:
-        import logging
-
-        logging.basicConfig(
-            filename=DEBUG_LOG_FILE,
-            level=logging.DEBUG,
-            format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        )
-    try:
-        return func(args)
-    except OsaInventoryError as exc:
-        debug("failed", exc_info=True)
-        print(f"osa-inventory: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except BrokenPipeError:  # e.g. piped into `head`
-        return 0
-    except KeyboardInterrupt:
-        print("osa-inventory: interrupted", file=sys.stderr)
-        return 130
+    return execute("osa-inventory", func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

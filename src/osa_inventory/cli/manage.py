@@ -13,19 +13,17 @@ them without writing).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from osa_inventory.cli.changes import report, run_change
-from osa_inventory.cli.common import DEBUG_LOG_FILE, open_store_from, store_flags
+from osa_inventory.cli.common import execute, open_store_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag, dumps
-from osa_inventory.errors import ConfigError, OsaInventoryError
+from osa_inventory.errors import ConfigError
 
 PROG = "osa-inventory-manage"
-LOG = logging.getLogger("osa_inventory")
 LIST_COLUMNS = (
     "container_name",
     "is_metal",
@@ -210,23 +208,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.debug:
-        logging.basicConfig(
-            filename=DEBUG_LOG_FILE,
-            level=logging.DEBUG,
-            format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        )
-    try:
-        return run(args)
-    except OsaInventoryError as exc:
-        LOG.debug("failed", exc_info=True)
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    return execute(PROG, run, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

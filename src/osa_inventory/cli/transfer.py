@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.cli.changes import add_change_flags, command_line, report, run_change
+from osa_inventory.cli.changes import add_change_flags, command_line, replace_inventory
 from osa_inventory.cli.common import open_store_from
 from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.cli.stores import open_location
@@ -121,25 +121,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from osa_inventory.ops.exchange import read_import
 
     inventory, where = read_import(args.file, args.member)
-    store = open_store_from(args)
-    try:
-        outcome = run_change(
-            store,
-            lambda _current: inventory,
-            message=args.message or f"import {where}",
-            dry_run=args.dry_run,
-        )
-        report(
-            Output(args.format),
-            store,
-            outcome,
-            done=f"Imported {where}",
-            extra={"source": where},
-            verbose=args.verbose,
-        )
-    finally:
-        store.close()
-    return 0
+    return replace_inventory(
+        args,
+        inventory,
+        message=f"import {where}",
+        done=f"Imported {where}",
+        extra={"source": where},
+    )
 
 
 # -- migrate ---------------------------------------------------------------------------------
