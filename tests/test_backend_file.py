@@ -215,3 +215,25 @@ def test_another_lineage_is_refused_unless_forced(tmp_path: Path) -> None:
     assert forced.changed
     assert (forced.version.version, forced.version.lineage) == (3, their_head.lineage)
     assert file_store(ours).load() == tagged(3)
+
+
+@pytest.mark.parametrize(
+    ("layout", "served_raw"),
+    [(dumps_inventory, True), (lambda inv: json.dumps(inv, indent=1), False)],
+    ids=["osa-layout", "other-layout"],
+)
+def test_adopted_file_is_served_raw_only_in_the_canonical_layout(
+    tmp_path: Path, layout: Callable[[dict[str, Any]], str], served_raw: bool
+) -> None:
+    """After its fingerprint is recorded, an adopted file's bytes are served as they are
+    only when they are exactly our (OSA's) serialisation; otherwise they are parsed."""
+    data = layout(sample_inventory()).encode()
+    (tmp_path / INVENTORY).write_bytes(data)
+    store = file_store(tmp_path)
+    snapshot = store.read()
+    assert store.remember_fingerprint(snapshot, "f" * 64, ["a warning"])
+    version, raw = store.read_canonical()
+    assert version is not None and version.fingerprint == "f" * 64
+    assert version.warnings == ["a warning"]
+    assert (raw == data) if served_raw else (raw is None)
+    assert (tmp_path / INVENTORY).read_bytes() == data  # the store itself was not rewritten

@@ -268,8 +268,18 @@ class FileBackend(Backend):
         head = entries[-1]
         kept = {k: v for k, v in head.info.extra.items() if k not in ("fingerprint", "warnings")}
         extra = {**kept, **fingerprint_extra(fingerprint, warnings)}
-        entries[-1] = replace(head, info=replace(head.info, extra=extra))
+        canonical = head.canonical or self._is_canonical(state.current)
+        entries[-1] = replace(head, info=replace(head.info, extra=extra), canonical=canonical)
         self._write_history(lineage, entries)
+
+    def _is_canonical(self, data: bytes | None) -> bool:
+        """Whether an adopted file is byte for byte our serialisation (OSA's usually is)."""
+        if data is None:
+            return False
+        try:
+            return dumps_inventory(parse_bytes(data, str(self.path))).encode("ascii") == data
+        except (StoreCorrupt, UnicodeEncodeError):
+            return False
 
     def _write_history(self, lineage: str, entries: list[_Entry]) -> None:
         document = {"format": 1, "lineage": lineage, "versions": [e.to_dict() for e in entries]}
