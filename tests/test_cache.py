@@ -27,6 +27,7 @@ from conftest import CLI, USER_CONFIG, copy_example, in_ci, require_shared_dir
 from osa_inventory.backends.etcd import EtcdBackend
 from osa_inventory.backends.sql import MySQLBackend, PostgreSQLBackend, SQLiteBackend
 from osa_inventory.errors import ConfigError, StoreUnavailable
+from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.settings import resolve_settings
 from osa_inventory.store import open_backend, open_store
 from osa_inventory.store.cache import CachingStore, LocalCache, cache_dir, cache_key
@@ -301,3 +302,27 @@ def test_list_serves_the_copy_when_the_backend_is_down(
     shutil.rmtree(tmp_path / "xdg")
     gone = run(*args, "--list", env=env)
     assert gone.returncode == 3 and "osa-inventory: error:" in gone.stderr
+
+
+def test_current_local_copy_is_served_after_one_head_request(tmp_path: Path) -> None:
+    """The copy also speeds up reads: when the backend's head is the cached version, its
+    bytes are served without reading the store; anything else falls back to a read."""
+    path, cache = tmp_path / "store.json", tmp_path / "cache.json"
+    warnings: list[str] = []
+    store = caching_file_store(path, cache, warnings)
+    inventory = sample_inventory()
+    store.update(lambda _current: inventory)
+    assert store.read_canonical() == (store.read().version, dumps_inventory(inventory).encode())
+
+    other = caching_file_store(path, tmp_path / "other-cache.json", warnings)
+    changed = copy_inventory(inventory)
+    changed["all"]["vars"]["changed"] = True
+    other.update(lambda _current: changed)
+    version, body = store.read_canonical()
+    assert body is None and version is not None  # stale copy: read the store instead
+    assert store.read().inventory == changed  # ...which refreshes the copy
+    assert store.read_canonical()[1] == dumps_inventory(changed).encode()
+
+    cache.write_bytes(cache.read_bytes().replace(b'"changed": true', b'"changed": 1'))
+    assert store.read_canonical()[1] is None  # a damaged copy is never served
+    assert warnings == []

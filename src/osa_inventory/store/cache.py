@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from osa_inventory.errors import StoreUnavailable
-from osa_inventory.jsonio import dumps_compact
+from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import LockHolder, VersionInfo, WriteMeta
 from osa_inventory.store.store import CommitResult, Snapshot, Store
 
-FORMAT = 1
+FORMAT = 2  # 2: the body is the canonical serialisation, with its SHA-256 in the header
 APP_DIR = "osa-inventory"
 
 
@@ -110,13 +110,37 @@ class LocalCache:
     def save(self, snapshot: Snapshot, label: str) -> None:
         """Record ``snapshot`` as confirmed now (only touch the file if it is the same version)."""
         version = snapshot.version.to_dict() if snapshot.version is not None else None
-        if version is not None:
-            header = self._header()
-            if header and header.get("format") == FORMAT and header.get("version") == version:
-                os.utime(self.path)
-                return
-        header_line = json.dumps({"format": FORMAT, "label": label, "version": version})
-        self._write(f"{header_line}\n{dumps_compact(snapshot.inventory)}\n".encode())
+        if version is not None and self.is_current(version):
+            os.utime(self.path)
+            return
+        body = dumps_inventory(snapshot.inventory).encode("ascii")
+        header = {
+            "format": FORMAT,
+            "label": label,
+            "version": version,
+            "sha256": hashlib.sha256(body).hexdigest(),
+        }
+        self._write(json.dumps(header).encode() + b"\n" + body)
+
+    def is_current(self, version: dict[str, Any]) -> bool:
+        header = self._header()
+        return bool(header and header.get("format") == FORMAT and header.get("version") == version)
+
+    def canonical_bytes(self, version: dict[str, Any]) -> bytes | None:
+        """The cached body if it is ``version`` and intact (its digest checks out)."""
+        try:
+            with open(self.path, "rb") as handle:
+                header = json.loads(handle.readline())
+                body = handle.read()
+        except (OSError, ValueError):
+            return None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            return None
+        if header.get("version") != version:
+            return None
+        if hashlib.sha256(body).hexdigest() != header.get("sha256"):
+            return None
+        return body
 
     def _write(self, data: bytes) -> None:
         directory = self.path.parent
@@ -158,7 +182,28 @@ class CachingStore(Store):
     # -- reading --
 
     def read_canonical(self) -> tuple[Any, bytes | None]:
-        return None, None  # always through _read, so that every read refreshes the copy
+        """The head version and the local copy's bytes when the copy is that version.
+
+        One small request (the head) instead of reading the whole store: the
+        cache then also speeds up reads of a slow backend. Anything else
+        (backend down, copy older or damaged) returns no bytes, so the caller
+        reads through :meth:`read`, which refreshes the copy or serves it
+        during an outage.
+        """
+        head = getattr(self.backend, "head", None)
+        if not callable(head):
+            return None, None
+        try:
+            version = head()
+        except StoreUnavailable:
+            return None, None
+        if version is None:
+            return None, None
+        body = self.cache.canonical_bytes(version.to_dict())
+        if body is not None:
+            with contextlib.suppress(OSError):
+                os.utime(self.cache.path)  # confirmed current just now
+        return version, body
 
     def _read(self) -> Snapshot:
         try:
