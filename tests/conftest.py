@@ -402,3 +402,62 @@ def host_groups(config: Mapping[str, Any], host: str) -> list[str]:
         for key, value in config.items()
         if key.endswith("hosts") and isinstance(value, dict) and host in value
     ]
+
+
+# -- things a test may need but the machine may lack; servers shared by the CLI tests ----------
+
+#: exit status of `osa-inventory plan` when changes are pending (not an error)
+PLAN_CHANGES_EXIT = 4
+
+
+def unavailable(message: str) -> None:
+    """Skip (or, under CI=true, fail) a test that needs something missing."""
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def require_module(module: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        unavailable(f"{module} cannot be imported; install osa-inventory with its extras")
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """The command failed with a single error line (no traceback) holding ``words``."""
+    assert proc.returncode not in (0, PLAN_CHANGES_EXIT), proc.stdout[-500:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterable[Any]:
+    """A PostgreSQL server of this module's own (tests/services.py)."""
+    require_module("osa_inventory.backends.sql")
+    import services
+
+    missing = services.missing_message("postgresql")
+    if missing:
+        unavailable(missing)
+    server = services.start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
+    """A one-member etcd of this module's own (tests/etcd_cluster.py)."""
+    require_module("osa_inventory.backends.etcd")
+    from etcd_cluster import EtcdCluster, etcd_binary
+
+    binary = etcd_binary()
+    if binary is None:
+        unavailable("etcd not found on PATH; install it with: apt-get install etcd-server")
+    cluster = EtcdCluster(tmp_path_factory.mktemp("etcd"), size=1, binary=binary).start()
+    yield cluster.endpoints
+    cluster.stop()

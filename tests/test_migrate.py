@@ -10,14 +10,12 @@ without them (or their backend modules) the test is skipped, and fails under
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,9 @@ from conftest import (
     INVENTORY_FILE,
     copy_example,
     dir_snapshot,
-    in_ci,
+    one_line_error,
     reference_path,
+    require_module,
     require_shared_dir,
 )
 from osa_inventory.store import open_backend
@@ -39,70 +38,14 @@ from osa_inventory.store.store import Store
 TESTS_DIR = Path(__file__).resolve().parent
 SCRUBBED = ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "COLUMNS", "PYTHONPATH")
 
-#: local copies of network backends go here, not to the user's ~/.cache (set per module)
-CACHE_HOME = [os.path.join(os.sep, "nonexistent", "cache")]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    CACHE_HOME[0] = str(tmp_path_factory.mktemp("cache"))
-    yield
-
-
-def unavailable(message: str) -> None:
-    if in_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def require_module(module: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        unavailable(f"{module} is not there yet (its backend is still being written)")
-
 
 def cli(*args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("OSA_") and k not in SCRUBBED}
     full["OSA_INVENTORY_CONFIG"] = "/nonexistent/osa.ini"
-    full["XDG_CACHE_HOME"] = CACHE_HOME[0]
     full.update(env or {})
     return subprocess.run(
         [str(CLI), *map(str, args)], capture_output=True, text=True, env=full, timeout=180
     )
-
-
-def error_line(proc: subprocess.CompletedProcess, *words: str) -> str:
-    assert proc.returncode != 0, proc.stdout[-300:]
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[Any]:
-    require_module("osa_inventory.backends.sql")
-    import services
-
-    missing = services.missing_message("postgresql")
-    if missing:
-        unavailable(missing)
-    server = services.start_postgres()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_module("osa_inventory.backends.etcd")
-    from etcd_cluster import EtcdCluster, etcd_binary
-
-    binary = etcd_binary()
-    if binary is None:
-        unavailable("etcd not found on PATH; install it with: apt-get install etcd-server")
-    cluster = EtcdCluster(tmp_path_factory.mktemp("etcd"), size=1, binary=binary).start()
-    yield cluster.endpoints
-    cluster.stop()
 
 
 @dataclass(frozen=True)
@@ -244,7 +187,7 @@ def test_non_empty_target_needs_force(source_store: tuple[Path, Place], tmp_path
     target = file_place(tmp_path / "target" / INVENTORY_FILE)
     assert migrate(origin, target).returncode == 0
     before = target.versions()
-    error_line(migrate(origin, target), "already holds an inventory", "--force")
+    one_line_error(migrate(origin, target), "already holds an inventory", "--force")
     assert target.versions() == before
     proc = migrate(origin, target, "--force")
     assert proc.returncode == 0, proc.stderr
@@ -325,14 +268,16 @@ def test_bad_locations_are_clear_errors(source_store: tuple[Path, Place], tmp_pa
     _, origin = source_store
     empty = file_place(tmp_path / "empty" / INVENTORY_FILE)
     (tmp_path / "empty").mkdir()
-    error_line(migrate(origin, origin), "same store")
-    error_line(migrate(empty, origin), "holds no inventory")
-    error_line(cli("migrate", "--from", origin.url, "--to", "gopher://x/y"), "unknown URL scheme")
-    error_line(cli("migrate", "--from", origin.url, "--to", "nosuchbackend"), "nosuchbackend")
+    one_line_error(migrate(origin, origin), "same store")
+    one_line_error(migrate(empty, origin), "holds no inventory")
+    one_line_error(
+        cli("migrate", "--from", origin.url, "--to", "gopher://x/y"), "unknown URL scheme"
+    )
+    one_line_error(cli("migrate", "--from", origin.url, "--to", "nosuchbackend"), "nosuchbackend")
     proc = cli("migrate", "--from", origin.url, "--to", empty.url, "--to-option", "oops")
-    error_line(proc, "--to-option", "key=value")
+    one_line_error(proc, "--to-option", "key=value")
     proc = cli("migrate", "--from", origin.url, "--to", empty.url, "--to-option", "colour=red")
-    error_line(proc, "colour")
+    one_line_error(proc, "colour")
     assert list((tmp_path / "empty").iterdir()) == []
 
 

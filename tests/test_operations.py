@@ -12,7 +12,6 @@ backend modules) those cases are skipped, and fail under ``CI=true``.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -31,15 +30,17 @@ import yaml
 from conftest import (
     CLI,
     INVENTORY_FILE,
+    PLAN_CHANGES_EXIT,
     address_problems,
     containers_on,
     copy_example,
     group_memberships,
-    in_ci,
     load_reference,
     mask_suffix,
+    one_line_error,
     read_config,
     reference_path,
+    require_module,
     require_shared_dir,
     structural_view,
 )
@@ -48,37 +49,14 @@ from osa_inventory.store.store import Store
 
 EXAMPLE = "prod"
 BACKENDS = ("file", "sqlite", "postgresql", "etcd")
-CHANGES_EXIT = 4
 TESTS_DIR = Path(__file__).resolve().parent
 SCRUBBED = ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "COLUMNS", "PYTHONPATH")
-
-#: local copies of network backends go here, not to the user's ~/.cache (set per module)
-CACHE_HOME = [os.path.join(os.sep, "nonexistent", "cache")]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    CACHE_HOME[0] = str(tmp_path_factory.mktemp("cache"))
-    yield
-
-
-def unavailable(message: str) -> None:
-    """Skip (or, under CI=true, fail) a test that needs something missing."""
-    if in_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def require_module(module: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        unavailable(f"{module} is not there yet (its backend is still being written)")
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a command: no osa.ini, no OSA_* settings, no forced colour."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSA_") and k not in SCRUBBED}
     env["OSA_INVENTORY_CONFIG"] = "/nonexistent/osa.ini"
-    env["XDG_CACHE_HOME"] = CACHE_HOME[0]
     env.update(extra or {})
     return env
 
@@ -132,44 +110,7 @@ def cli_in_process(*args: Any, env: dict[str, str] | None = None) -> subprocess.
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
-def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
-    """The command failed with a single error line (no traceback) holding ``words``."""
-    assert proc.returncode not in (0, CHANGES_EXIT), proc.stdout[-500:]
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
-
-
 # -- servers, once per module ------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[Any]:
-    require_module("osa_inventory.backends.sql")
-    import services
-
-    missing = services.missing_message("postgresql")
-    if missing:
-        unavailable(missing)
-    server = services.start_postgres()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_module("osa_inventory.backends.etcd")
-    from etcd_cluster import EtcdCluster, etcd_binary
-
-    binary = etcd_binary()
-    if binary is None:
-        unavailable("etcd not found on PATH; install it with: apt-get install etcd-server")
-    cluster = EtcdCluster(tmp_path_factory.mktemp("etcd"), size=1, binary=binary).start()
-    yield cluster.endpoints
-    cluster.stop()
 
 
 # -- a deployment: config dir plus a store holding OSA's reference inventory --------------------
@@ -311,7 +252,7 @@ def test_operator_workflow(deployment: Deployment) -> None:
 
     # plan: the config still has infra3, so a run would add it back
     proc = d.run("plan", "--environment", env_dir(), "--format", "json")
-    assert proc.returncode == CHANGES_EXIT, proc.stderr
+    assert proc.returncode == PLAN_CHANGES_EXIT, proc.stderr
     plan = json.loads(proc.stdout)
     assert plan["changed"] and plan["summary"]["hosts"] == {"add": 19, "change": 0, "remove": 0}
     assert {mask_suffix(h["name"]) for h in plan["hosts"]} == {mask_suffix(n) for n in removed}
@@ -496,7 +437,7 @@ def test_terminal_output_uses_colour_and_tables(file_deployment: Deployment) -> 
     assert d.run("hosts", "remove", "compute2").returncode == 0
     colour = {"FORCE_COLOR": "1", "COLUMNS": "200"}
     proc = d.run("plan", "--environment", env_dir(), env=colour)
-    assert proc.returncode == CHANGES_EXIT, proc.stderr
+    assert proc.returncode == PLAN_CHANGES_EXIT, proc.stderr
     assert "\x1b[32m+ host compute2" in proc.stdout  # green addition
     assert "Plan: hosts: 1 to add" in proc.stdout
     plain = d.run("plan", "--environment", env_dir())
