@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from osa_inventory.errors import ConfigError
 from osa_inventory.inventory import empty_inventory
@@ -86,8 +86,20 @@ class Option:
             ) from exc
 
 
+class _Record:
+    """JSON round trip for the records below (unknown keys are ignored on the way in)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        known = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return cls(**{k: data[k] for k in known if k in data})
+
+
 @dataclass(frozen=True)
-class LockHolder:
+class LockHolder(_Record):
     """Who holds (or wants) the store lock."""
 
     lock_id: str
@@ -115,17 +127,9 @@ class LockHolder:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
         return f"{self.user}@{self.host} pid {self.pid} since {when} (lock id {self.lock_id})"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LockHolder:
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**fields)
-
 
 @dataclass(frozen=True)
-class VersionInfo:
+class VersionInfo(_Record):
     """One entry of a store's history."""
 
     version: int
@@ -146,14 +150,6 @@ class VersionInfo:
     def warnings(self) -> list[str]:
         """The generator's warnings for the inputs of :attr:`fingerprint`."""
         return [str(w) for w in self.extra.get("warnings", ())]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> VersionInfo:
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**fields)
 
 
 @dataclass(frozen=True)
