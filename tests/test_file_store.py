@@ -18,7 +18,7 @@ import pytest
 
 from osa_inventory.backends.osafile import BACKUP_NAME, FileStore
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
-from osa_inventory.jsonio import dumps_compact, dumps_inventory, loads_inventory
+from osa_inventory.jsonio import dumps_inventory, loads_inventory
 
 INVENTORY = "openstack_inventory.json"
 MEMBER_RE = re.compile(r"openstack_inventory\.json-\d{8}_\d{6}(-\d+)?\.json")
@@ -71,10 +71,6 @@ def test_dumps_inventory_is_osa_layout() -> None:
     "b": 1
 }"""
     assert dumps_inventory({"b": 1, "a": [1, {"c": "é"}]}) == expected
-
-
-def test_dumps_compact() -> None:
-    assert dumps_compact({"b": 1, "a": [1, {"c": "é"}]}) == '{"a":[1,{"c":"\\u00e9"}],"b":1}'
 
 
 def test_loads_inventory_errors_name_source_line_and_column() -> None:

@@ -2,8 +2,9 @@
 
 The stored file uses OSA's exact layout (``indent=4``, ``": "`` separators, sorted
 keys, ASCII only, no trailing newline) so that diffs against files written by OSA
-stay empty. Indented output bypasses the C encoder and is several times slower,
-so output nobody reads (``--list``) uses :func:`dumps_compact` instead.
+stay empty. ``--list`` prints the same layout, so the stored file and the output
+are the same bytes on every backend (and the file backend can serve its bytes as
+they are).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from osa_inventory.errors import StoreCorrupt
 
-__all__ = ["dumps_compact", "dumps_inventory", "loads_inventory"]
+__all__ = ["dumps_inventory", "loads_inventory"]
 
 _JSON_TYPES = {
     list: "an array",
@@ -27,11 +28,6 @@ _JSON_TYPES = {
 def dumps_inventory(inventory: dict[str, Any]) -> str:
     """Serialise ``inventory`` exactly as OSA writes ``openstack_inventory.json``."""
     return json.dumps(inventory, indent=4, separators=(",", ": "), sort_keys=True)
-
-
-def dumps_compact(inventory: dict[str, Any]) -> str:
-    """Serialise ``inventory`` compactly (sorted keys, no whitespace), e.g. for ``--list``."""
-    return json.dumps(inventory, sort_keys=True, separators=(",", ":"))
 
 
 def loads_inventory(text: str, source: str) -> dict[str, Any]:
