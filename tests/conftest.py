@@ -461,3 +461,25 @@ def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
     cluster = EtcdCluster(tmp_path_factory.mktemp("etcd"), size=1, binary=binary).start()
     yield cluster.endpoints
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def craton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Any]:
+    """One Craton server for the whole run (tests/craton_server.py; CRATON_DIR reuses a venv)."""
+    require_module("osa_inventory.backends.craton")
+    from craton_server import ServiceError, start_server
+
+    try:
+        server = start_server(tmp_path_factory.mktemp("craton"))
+    except ServiceError as exc:
+        unavailable(f"no Craton server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def craton_options(craton_server: Any) -> Iterable[dict[str, str]]:
+    """Backend options for a new, empty Craton project of this test's own (a plain user)."""
+    options = craton_server.new_project()
+    yield options
+    craton_server.delete_project(options["project_id"])

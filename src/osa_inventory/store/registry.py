@@ -24,6 +24,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "postgresql": "osa_inventory.backends.sql:PostgreSQLBackend",
     "mysql": "osa_inventory.backends.sql:MySQLBackend",
     "etcd": "osa_inventory.backends.etcd:EtcdBackend",
+    "craton": "osa_inventory.backends.craton:CratonBackend",
 }
 
 REQUIRED_METHODS = ("register", "load", "write")

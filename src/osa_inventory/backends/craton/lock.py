@@ -1,0 +1,118 @@
+"""The store lock: a cell named ``osa-inventory-lock`` in the inventory's region.
+
+Craton has no locks, but names are unique within their parent: creating the
+cell succeeds for exactly one client and answers 409 to the others, whatever
+deploy host they run on. The cell's variables hold the holder record. A holder
+whose ``expires`` has passed, or whose process is gone from this host, is
+taken over by the front end; a writer renews ``expires`` while it works.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from osa_inventory.backends.craton.client import CratonError
+from osa_inventory.backends.craton.places import LOCK_CELL, Places
+from osa_inventory.errors import LockTimeout, StoreError
+from osa_inventory.store.backend import LockHolder
+
+HOLDER_VAR = "holder"
+DEFAULT_TTL = 300.0
+
+
+class CellLock:
+    def __init__(self, places: Places, scrub: Any = str) -> None:
+        self.places = places
+        self.scrub = scrub  # removes secrets from a holder's command line
+        self.held: LockHolder | None = None
+        self._ttl = DEFAULT_TTL
+        self._renewed = 0.0
+
+    def _record(self, holder: LockHolder) -> dict[str, Any]:
+        data = holder.to_dict()
+        data["command"] = self.scrub(data.get("command") or "")
+        return {HOLDER_VAR: data}
+
+    def _current(self) -> tuple[int | None, LockHolder | None]:
+        cell_id, variables = self.places.cell(LOCK_CELL)
+        if cell_id is None:
+            return None, None
+        data = variables.get(HOLDER_VAR)
+        if not isinstance(data, dict):  # being created, or written by hand
+            return cell_id, LockHolder("unknown", "unknown", "unknown", 0, 0.0)
+        try:
+            return cell_id, LockHolder.from_dict(data)
+        except TypeError:
+            return cell_id, LockHolder("unknown", "unknown", "unknown", 0, 0.0)
+
+    def acquire(self, holder: LockHolder) -> LockHolder | None:
+        place = self.places.ensure()
+        body = {
+            "name": LOCK_CELL,
+            "region_id": place.region_id,
+            "cloud_id": place.cloud_id,
+            "variables": self._record(holder),
+        }
+        for _ in range(3):
+            try:
+                self.places.client.post("/cells", body, accept=(409,))
+            except CratonError:
+                _, current = self._current()
+                if current is None:
+                    continue  # released in between: try again
+                return current
+            self.held = holder
+            self._ttl = holder.expires - holder.since if holder.expires else DEFAULT_TTL
+            self._renewed = time.monotonic()
+            return None
+        _, current = self._current()
+        return current
+
+    def release(self, holder: LockHolder) -> None:
+        if self.held is not None and self.held.lock_id == holder.lock_id:
+            self.held = None
+        cell_id, current = self._current()
+        if cell_id is not None and current is not None and current.lock_id == holder.lock_id:
+            self.places.client.delete(f"/cells/{cell_id}")
+
+    def status(self) -> LockHolder | None:
+        if self.places.place is None:
+            place, _ = self.places.region_variables()
+            if place is None:
+                return None
+        return self._current()[1]
+
+    def break_(self, lock_id: str) -> None:
+        if self.places.place is None:
+            self.places.region_variables()
+        cell_id, current = self._current()
+        if cell_id is None or current is None:
+            raise StoreError(f"craton {self.places.describe()}: not locked; nothing to break")
+        if current.lock_id != lock_id:
+            raise StoreError(
+                f"craton {self.places.describe()}: the lock is held by {current.describe()}, "
+                f"not lock id {lock_id}; see 'osa-inventory lock status'"
+            )
+        self.places.client.delete(f"/cells/{cell_id}")
+
+    def renew(self, force: bool = False) -> None:
+        """Check the lock is still ours and push its expiry on (at most every ttl/4)."""
+        holder = self.held
+        if holder is None or holder.expires is None:
+            return
+        if not force and time.monotonic() - self._renewed < self._ttl / 4:
+            return
+        cell_id, current = self._current()
+        if cell_id is None or current is None or current.lock_id != holder.lock_id:
+            self.held = None
+            who = current.describe() if current is not None else "nobody"
+            raise LockTimeout(
+                f"craton {self.places.describe()}: lost the store lock during the write (now "
+                f"held by {who}); the write was stopped and the next writer completes it"
+            )
+        renewed = replace(holder, expires=time.time() + self._ttl)
+        self.places.client.put(f"/cells/{cell_id}/variables", self._record(renewed))
+        self.held = renewed
+        self._renewed = time.monotonic()
