@@ -57,6 +57,7 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         rows.append(Row("reachable", "ok", f"read {version}: {hosts} hosts"))
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
+        rows += _backend_rows(store.backend)
         return rows, snapshot.inventory
     finally:
         store.close()
@@ -109,6 +110,17 @@ def _history_row(store: Any) -> Row:
         "ok",
         f"{len(versions)} versions, {versions[0].version} to {versions[-1].version}{keeps}",
     )
+
+
+def _backend_rows(backend: Any) -> list[Row]:
+    """The backend's own checks (``doctor_checks()``: (check, status, detail) tuples), if any."""
+    checks = getattr(backend, "doctor_checks", None)
+    if not callable(checks):
+        return []
+    try:
+        return [Row(*row) for row in checks()]
+    except OsaInventoryError as exc:
+        return [Row(getattr(backend, "name", "") or "backend", "FAIL", str(exc))]
 
 
 def _cidrs(config_dir: str) -> tuple[dict[str, Any] | None, str]:

@@ -64,14 +64,15 @@ def open_location(
 ) -> Any:
     """The Store for ``spec``: None (the configured one), a backend name, or a URL."""
     from osa_inventory.ops.locations import is_url, parse_location
-    from osa_inventory.settings import resolve_settings
+    from osa_inventory.settings import resolve_option_references, resolve_settings
     from osa_inventory.store import open_backend
     from osa_inventory.store.store import DEFAULT_LOCK_TIMEOUT, Store
 
     options = parse_pairs(pairs, flag)
     if spec is not None and is_url(spec):
         backend_name, found = parse_location(spec)
-        backend = open_backend(backend_name, {**found, **options}, args.inventory_name)
+        options = resolve_option_references({**found, **options}, flag)
+        backend = open_backend(backend_name, options, args.inventory_name)
         describe = getattr(backend, "describe", None)
         label = describe() if callable(describe) else spec
         timeout = DEFAULT_LOCK_TIMEOUT if args.lock_timeout is None else args.lock_timeout

@@ -58,7 +58,8 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         description="SOURCE and TARGET are a backend name (options from osa.ini's "
         "[backend:NAME] and --from-option/--to-option) or a URL: file:///PATH, sqlite:////PATH, "
         "postgresql+psycopg://USER@HOST/DB, mysql+pymysql://USER@HOST/DB, "
-        "etcd://HOST:PORT[,HOST:PORT]/PREFIX. Without --from, the configured store.",
+        "etcd://HOST:PORT[,HOST:PORT]/PREFIX, craton+http://USER@HOST:PORT/v1?project_id=UUID "
+        "(key with --from-option/--to-option key_env=VAR). Without --from, the configured store.",
     )
     migrate.add_argument("--from", dest="source", metavar="SOURCE", help="default: configured")
     migrate.add_argument(

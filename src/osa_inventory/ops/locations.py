@@ -10,17 +10,20 @@ URL                                        backend     options
 ``etcd://HOST:PORT,HOST:PORT/PREFIX``      etcd        ``endpoints``, ``prefix``
 ``etcds://USER:PASSWORD@HOST:PORT``         etcd        the same over https, and
                                                        ``user``, ``password``
+``craton+http://USER@HOST:PORT/v1``         craton      ``url``, ``user`` (``key``
+                                                       after a colon; prefer
+``craton+https://...?project_id=UUID``                 ``key_env``), ``project_id``
 =========================================  ==========  ===============================
 
-For ``file`` and ``etcd`` a query string sets further options
-(``?backup_keep=30``, ``?name=site1&retention=50``); a database URL keeps its
-query string, which belongs to the database driver.
+For ``file``, ``etcd`` and ``craton`` a query string sets further options
+(``?backup_keep=30``, ``?name=site1&retention=50``, ``?project_id=...&region=r1``);
+a database URL keeps its query string, which belongs to the database driver.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from osa_inventory.errors import ConfigError
 
@@ -75,5 +78,21 @@ def parse_location(text: str) -> tuple[str, dict[str, str]]:
         if scheme == "etcds":
             found["protocol"] = "https"
         return "etcd", found
-    known = "file, sqlite, postgresql, mysql, etcd, etcds"
+    if scheme in ("craton+http", "craton+https"):
+        return "craton", _craton_options(text, parts, options)
+    known = "file, sqlite, postgresql, mysql, etcd, etcds, craton+http, craton+https"
     raise ConfigError(f"{text}: unknown URL scheme {scheme!r}; known: {known}")
+
+
+def _craton_options(text: str, parts: SplitResult, options: dict[str, str]) -> dict[str, str]:
+    """``craton+http://USER[:KEY]@HOST:PORT/v1?project_id=...`` as craton options."""
+    credentials, _, host = parts.netloc.rpartition("@")
+    if not host:
+        raise ConfigError(f"{text}: name the Craton API, like craton+http://osa@craton:7780/v1")
+    found = {**options, "url": f"{parts.scheme.partition('+')[2]}://{host}{parts.path}"}
+    if credentials:
+        user, _, key = credentials.partition(":")
+        found["user"] = unquote(user)
+        if key:
+            found["key"] = unquote(key)
+    return found

@@ -540,6 +540,18 @@ class CratonBackend(Backend):
             return
         self._put_head({**head, "fingerprint": fingerprint, "warnings": list(warnings)})
 
+    # -- doctor --
+
+    def doctor_checks(self) -> list[tuple[str, str, str]]:
+        """Craton's own checks for ``osa-inventory doctor``: user, pending write, labels."""
+        from osa_inventory.backends.craton.doctor import labels_row, user_row, writing_row
+
+        _, head = self._head_record()
+        rows = [user_row(self.client, self.config["user"]), writing_row(head)]
+        if head is not None and self._stored is not None and not head.get("writing"):
+            rows.append(labels_row(self.client, self.places, self._stored[1]))
+        return rows
+
     # -- the lock --
 
     def acquire_lock(self, holder: LockHolder) -> LockHolder | None:

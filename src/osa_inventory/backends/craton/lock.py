@@ -20,6 +20,8 @@ from osa_inventory.store.backend import LockHolder
 
 HOLDER_VAR = "holder"
 DEFAULT_TTL = 300.0
+#: a writer checks that it still holds the lock this often (seconds)
+CHECK_EVERY = 5.0
 
 
 class CellLock:
@@ -28,7 +30,7 @@ class CellLock:
         self.scrub = scrub  # removes secrets from a holder's command line
         self.held: LockHolder | None = None
         self._ttl = DEFAULT_TTL
-        self._renewed = 0.0
+        self._renewed = self._checked = 0.0
 
     def _record(self, holder: LockHolder) -> dict[str, Any]:
         data = holder.to_dict()
@@ -65,7 +67,7 @@ class CellLock:
                 return current
             self.held = holder
             self._ttl = holder.expires - holder.since if holder.expires else DEFAULT_TTL
-            self._renewed = time.monotonic()
+            self._renewed = self._checked = time.monotonic()
             return None
         _, current = self._current()
         return current
@@ -98,11 +100,16 @@ class CellLock:
         self.places.client.delete(f"/cells/{cell_id}")
 
     def renew(self, force: bool = False) -> None:
-        """Check the lock is still ours and push its expiry on (at most every ttl/4)."""
+        """Check that the lock is still ours (every few seconds) and push its expiry on.
+
+        Raises LockTimeout when it was broken: the writer stops, and whoever
+        holds the lock now completes the interrupted write.
+        """
         holder = self.held
         if holder is None or holder.expires is None:
             return
-        if not force and time.monotonic() - self._renewed < self._ttl / 4:
+        now = time.monotonic()
+        if not force and now - self._checked < min(CHECK_EVERY, self._ttl / 4):
             return
         cell_id, current = self._current()
         if cell_id is None or current is None or current.lock_id != holder.lock_id:
@@ -110,9 +117,12 @@ class CellLock:
             who = current.describe() if current is not None else "nobody"
             raise LockTimeout(
                 f"craton {self.places.describe()}: lost the store lock during the write (now "
-                f"held by {who}); the write was stopped and the next writer completes it"
+                f"held by {who}); this write stopped and was not recorded, and the next "
+                "writer completes or replaces it. Rerun the command"
             )
-        renewed = replace(holder, expires=time.time() + self._ttl)
-        self.places.client.put(f"/cells/{cell_id}/variables", self._record(renewed))
-        self.held = renewed
-        self._renewed = time.monotonic()
+        self._checked = now
+        if now - self._renewed >= self._ttl / 4:
+            renewed = replace(holder, expires=time.time() + self._ttl)
+            self.places.client.put(f"/cells/{cell_id}/variables", self._record(renewed))
+            self.held = renewed
+            self._renewed = now

@@ -2,13 +2,13 @@
 
 Craton takes about 20 ms per request, so a first write of 1,000 hosts runs
 for half a minute or more. When standard error is a terminal a progress bar
-shows it; under Ansible or in a pipe nothing is printed (the debug log, with
+shows it (rich's notion of a terminal, so ``FORCE_COLOR`` forces it); under
+Ansible or in a pipe nothing is printed (the debug log, with
 ``--debug``, gets a line every few seconds).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from types import TracebackType
 from typing import Any
@@ -30,8 +30,13 @@ class Progress:
         self._logged = time.monotonic()
 
     def __enter__(self) -> Progress:
-        if self.total >= BAR_THRESHOLD and sys.stderr.isatty():
-            from rich.console import Console
+        if self.total < BAR_THRESHOLD:
+            return self
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if console.is_terminal:
+            from rich.errors import LiveError
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -41,17 +46,21 @@ class Progress:
             )
             from rich.progress import Progress as Bar
 
-            self._bar = Bar(
+            bar = Bar(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                console=Console(file=sys.stderr),
-                transient=False,
+                console=console,
+                transient=True,
             )
-            self._bar.start()
-            self._task = self._bar.add_task(self.description, total=self.total)
+            try:
+                bar.start()
+            except LiveError:  # another bar is showing (migrate's): leave the terminal to it
+                return self
+            self._bar = bar
+            self._task = bar.add_task(self.description, total=self.total)
         return self
 
     def advance(self, steps: int = 1) -> None:
