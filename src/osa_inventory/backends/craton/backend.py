@@ -178,7 +178,11 @@ class CratonBackend(Backend):
     # -- reading --
 
     def read_current(self) -> tuple[VersionInfo | None, dict[str, Any]]:
-        """The current version and its inventory, verified against the recorded digest."""
+        """The current version and its inventory, verified against the recorded digest.
+
+        An instance that read or wrote the head version before answers from
+        what it kept then, after one request for the head.
+        """
         for _ in range(READ_ATTEMPTS):
             place, head = self._head_record()
             if place is None or head is None:
@@ -196,6 +200,11 @@ class CratonBackend(Backend):
                     finally:
                         self.lock.release(recovering)
                     continue
+            if not writing and self._stored is not None:
+                known, stored = self._stored
+                if known == identity(_info(head)):  # read or written by this instance
+                    layout = stored.layout()
+                    return _info(head), join(layout.hosts, layout.entries)
             try:
                 stored = self._read_stored(place)
             except CratonError as exc:
