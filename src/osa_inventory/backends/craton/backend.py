@@ -248,7 +248,7 @@ class CratonBackend(Backend):
         self, place: Place, head: dict[str, Any], stored: Stored, inventory: dict[str, Any]
     ) -> tuple[VersionInfo | None, dict[str, Any]]:
         number = head["version"]
-        if not self.config["adopt_changes"]:
+        if head.get("writing") or not self.config["adopt_changes"]:
             counted = head.get("hosts")
             hosts = (
                 f" ({len(stored.hosts)} hosts, version {number} had {counted})"
@@ -257,7 +257,8 @@ class CratonBackend(Backend):
             )
             raise StoreCorrupt(
                 f"{self.describe()}: what Craton holds is not version {number} as written{hosts}: "
-                "hosts, labels' groups or cell variables were changed outside osa-inventory. "
+                "hosts, their variables or the groups of cell osa-inventory were changed "
+                "outside osa-inventory. "
                 "To keep what Craton holds as a new version run 'osa-inventory doctor "
                 "--backend-option adopt_changes=true' with your usual settings"
             )

@@ -63,8 +63,8 @@ def labels_row(client: CratonClient, places: Places, stored: Stored) -> Row:
                 if item.get("name") in found:
                     found[item["name"]].add(label)
     else:
-        for name, host in stored.hosts.items():
-            answer = client.get(f"/hosts/{host.id}/labels") or {}
+        for name, state in stored.hosts.items():
+            answer = client.get(f"/hosts/{state.id}/labels") or {}
             found[name] = set(answer.get("labels") or ())
     wrong = sorted(name for name in stored.hosts if found[name] != wanted[name])
     if not wrong:

@@ -105,7 +105,7 @@ def new_record(
 
 def head_of(record: dict[str, Any], cloud: str, hosts: int) -> dict[str, Any]:
     """The head for a committed version record (no ``writing`` marker)."""
-    head = {key: record[key] for key in ("version", "lineage", "digest") if key in record}
+    head: dict[str, Any] = {key: record[key] for key in ("version", "lineage", "digest")}
     head.update({key: record.get(key) for key in META_FIELDS})
     head.update({"format": FORMAT, "cloud": cloud, "hosts": hosts})
     return head
