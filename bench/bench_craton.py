@@ -31,13 +31,9 @@ import argparse
 import copy
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +42,7 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from bench_etcd import with_host_var  # noqa: E402
+from bench_etcd import Row, timed, with_host_var  # noqa: E402
 from craton_server import CratonServer, start_server  # noqa: E402
 from make_config import Sizes, write_config  # noqa: E402
 from osa_inventory.generate import generate  # noqa: E402
@@ -57,32 +53,6 @@ from osa_inventory.store.store import Store  # noqa: E402
 DEFAULT_ENVIRONMENT = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()
 COMMAND = REPO_ROOT / ".venv" / "bin" / "osa-inventory"
 KEY_VAR = "OSA_BENCH_CRATON_KEY"
-
-
-@dataclass
-class Row:
-    computes: int
-    hosts: int
-    operation: str
-    seconds: list[float] = field(default_factory=list)
-    requests: int | None = None
-
-    def cells(self) -> list[str]:
-        return [
-            f"{self.computes:,}",
-            f"{self.hosts:,}",
-            self.operation,
-            str(len(self.seconds)),
-            f"{min(self.seconds):.2f}",
-            f"{statistics.median(self.seconds):.2f}",
-            "" if self.requests is None else f"{self.requests:,}",
-        ]
-
-
-def timed(action: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 class AccessLog:
@@ -120,7 +90,7 @@ def bench_size(
             store = Store(open_backend("craton", server.new_project("bench")))
             requests.since()
             rows["first write"].seconds.append(timed(lambda s=store: s.update(lambda _: inventory)))
-            rows["first write"].requests = requests.since()
+            rows["first write"].keys = requests.since()
             store.close()
         options = server.new_project("bench")
         writer = Store(open_backend("craton", options))
@@ -130,7 +100,7 @@ def bench_size(
             cold = open_backend("craton", options)
             requests.since()
             rows["load, cold"].seconds.append(timed(cold.load))
-            rows["load, cold"].requests = requests.since()
+            rows["load, cold"].keys = requests.since()
             cold.close()
         log(f"{computes} computes: one-host changes")
         host = f"compute{computes // 2}"
@@ -140,7 +110,7 @@ def bench_size(
             requests.since()
             row = rows["one-host change"]
             row.seconds.append(timed(lambda c=changed: writer.update(lambda _: c)))
-            row.requests = requests.since()
+            row.keys = requests.since()
         writer.close()
         log(f"{computes} computes: --list")
         command = bench_command(server, computes, hosts, work, environment, reps, requests)
@@ -181,10 +151,10 @@ def bench_command(
     for step in range(reps):
         requests.since()
         unchanged.seconds.append(timed(run))
-        unchanged.requests = requests.since()
+        unchanged.keys = requests.since()
         with_host_var(config, f"compute{computes // 2}", step)
         changed.seconds.append(timed(run))
-        changed.requests = requests.since()
+        changed.keys = requests.since()
         run()  # the fingerprint again, so that the next unchanged run is one request
         requests.since()
     return [first, unchanged, changed]
@@ -194,8 +164,9 @@ HEADERS = ["computes", "hosts", "operation", "reps", "min s", "median s", "reque
 
 
 def markdown(rows: list[Row]) -> str:
+    """bench_etcd's rows, its "keys written" column holding requests, without bytes."""
     lines = ["| " + " | ".join(HEADERS) + " |", "|---:|---:|---|---:|---:|---:|---:|"]
-    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    lines += ["| " + " | ".join(row.cells()[:-1]) + " |" for row in rows]
     return "\n".join(lines)
 
 

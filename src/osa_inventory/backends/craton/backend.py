@@ -31,21 +31,37 @@ from typing import Any, ClassVar
 
 from osa_inventory.backends.craton.client import ClientConfig, CratonClient, CratonError
 from osa_inventory.backends.craton.lock import DEFAULT_TTL, CellLock
-from osa_inventory.backends.craton.mapping import Layout, delta, digest_of, join, overlay, split
+from osa_inventory.backends.craton.mapping import (
+    Layout,
+    canonical,
+    delta,
+    digest_of,
+    join,
+    membership_of,
+    overlay,
+    split,
+)
 from osa_inventory.backends.craton.places import HEAD_VAR, HISTORY_CELL, STATE_CELL, Place, Places
 from osa_inventory.backends.craton.progress import Progress
 from osa_inventory.backends.craton.records import (
+    FORMAT,
     REDO_VAR,
     check_head,
-    describe_version,
+    digest_in,
     head_of,
-    identity,
     info_of,
     new_record,
     version_key,
     version_number,
 )
-from osa_inventory.backends.craton.sync import Stored, apply, plan, read_hosts, stored_entries
+from osa_inventory.backends.craton.sync import (
+    HostState,
+    Stored,
+    apply,
+    plan,
+    read_hosts,
+    stored_entries,
+)
 from osa_inventory.errors import ConfigError, LockTimeout, StaleWrite, StoreCorrupt, StoreError
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.store.backend import (
@@ -54,6 +70,7 @@ from osa_inventory.store.backend import (
     Option,
     VersionInfo,
     WriteMeta,
+    fingerprint_extra,
     new_lineage,
 )
 from osa_inventory.store.filelock import pid_alive
@@ -173,7 +190,7 @@ class CratonBackend(Backend):
 
     def head(self) -> VersionInfo | None:
         _, head = self._head_record()
-        return _info(head)
+        return info_of(head)
 
     # -- reading --
 
@@ -202,9 +219,9 @@ class CratonBackend(Backend):
                     continue
             if not writing and self._stored is not None:
                 known, stored = self._stored
-                if known == identity(_info(head)):  # read or written by this instance
+                if known == identity(info_of(head)):  # read or written by this instance
                     layout = stored.layout()
-                    return _info(head), join(layout.hosts, layout.entries)
+                    return info_of(head), join(layout.hosts, layout.entries)
             try:
                 stored = self._read_stored(place)
             except CratonError as exc:
@@ -217,11 +234,11 @@ class CratonBackend(Backend):
             if writing:
                 layout = overlay(layout, self._undo_of(writing))
             inventory = join(layout.hosts, layout.entries)
-            if digest_of(inventory) != head["digest"]:
+            if digest_of(inventory) != digest_in(head):
                 return self._mismatch(place, head, stored, inventory)
             if not writing:
-                self._stored = (identity(_info(head)), stored)
-            return _info(head), inventory
+                self._stored = (identity(info_of(head)), stored)
+            return info_of(head), inventory
         raise StoreError(
             f"{self.describe()}: the store kept changing while it was read "
             f"({READ_ATTEMPTS} attempts); retry"
@@ -317,7 +334,7 @@ class CratonBackend(Backend):
             )
         state_id = self.places.ensure_cell(STATE_CELL)
         self._apply(plan(stored, target, base.membership(), place, state_id), place)
-        self._commit(place, record, target, write_id)
+        self._commit(record, len(target.hosts))
         self.warn(
             f"{self.describe()}: completed the write of version {number} by "
             f"{record.get('user')}@{record.get('host')}, which was interrupted"
@@ -336,11 +353,11 @@ class CratonBackend(Backend):
             if head is not None and head.get("writing"):
                 self._roll_forward(place, head)
                 head = self._head_record()[1]
-            current = _info(head)
+            current = info_of(head)
             if identity(current) != identity(expected):
                 raise StaleWrite(
-                    f"{self.describe()} moved on since it was read (now "
-                    f"{describe_version(current)}); rerun the command to work from it"
+                    f"{self.describe()} moved on since it was read (now {_which(current)}); "
+                    "rerun the command to work from it"
                 )
             stored = self._stored_for(place, current)
             state_id = self.places.ensure_cell(STATE_CELL)
@@ -378,17 +395,17 @@ class CratonBackend(Backend):
             if now is None or (now.get("writing") or {}).get("write_id") != write_id:
                 raise StaleWrite(
                     f"{self.describe()}: another writer changed the store during this write "
-                    f"(now {describe_version(_info(now))}); this write was not recorded. Rerun "
+                    f"(now {_which(info_of(now))}); this write was not recorded. Rerun "
                     "the command; 'osa-inventory doctor' checks the store"
                 )
-            info = self._commit(place, record, target, write_id)
+            info = self._commit(record, len(target.hosts))
             self._remember(info, stored, target, created)
             return info
 
     def _empty_head(self, lineage: str) -> dict[str, Any]:
         """A head for a store without a version yet (the first write marks it)."""
-        return {"format": 1, "cloud": self.cloud, "version": 0, "lineage": lineage,
-                "digest": digest_of(empty_inventory()), "hosts": 0}  # fmt: skip
+        empty = VersionInfo(0, lineage, 0.0, extra={"digest": digest_of(empty_inventory())})
+        return {**empty.to_dict(), "format": FORMAT, "cloud": self.cloud, "hosts": 0}
 
     def _put_head(self, head: dict[str, Any]) -> None:
         place = self.places.ensure()
@@ -409,12 +426,10 @@ class CratonBackend(Backend):
             apply(self.client, requests.requests, place, step, created)
         return created
 
-    def _commit(
-        self, place: Place, record: dict[str, Any], target: Layout, write_id: str
-    ) -> VersionInfo:
+    def _commit(self, record: dict[str, Any], hosts: int) -> VersionInfo:
         """Make the written version current, then drop the pending change and old versions."""
         number = int(record["version"])
-        self._put_head(head_of(record, self.cloud, len(target.hosts)))
+        self._put_head(head_of(record, self.cloud, hosts))
         history_id = self.places.ensure_cell(HISTORY_CELL)
         drop = [REDO_VAR, version_key(number - self.retention)]
         if number % SWEEP_EVERY == 0:
@@ -425,7 +440,7 @@ class CratonBackend(Backend):
             ]
         with contextlib.suppress(StoreError):  # the version is written; a later write sweeps
             self.client.delete(f"/cells/{history_id}/variables", sorted(set(drop)))
-        return info_of(record)
+        return VersionInfo.from_dict(record)
 
     def _commit_adopted(
         self,
@@ -443,7 +458,7 @@ class CratonBackend(Backend):
         }
         history_id = self.places.ensure_cell(HISTORY_CELL)
         self.client.put(f"/cells/{history_id}/variables", {version_key(number): record})
-        info = self._commit(place, record, split(inventory), record["write_id"])
+        info = self._commit(record, len(stored.hosts))
         self._stored = (identity(info), stored)
         return info
 
@@ -455,17 +470,13 @@ class CratonBackend(Backend):
         if self._stored is not None and self._stored[0] == identity(current):
             return self._stored[1]
         info, _ = self.read_current()
-        if identity(info) != identity(current):
+        if identity(info) != identity(current) or self._stored is None:
             raise StaleWrite(f"{self.describe()} moved on while it was read; rerun the command")
-        assert self._stored is not None
         return self._stored[1]
 
     def _remember(
         self, info: VersionInfo, before: Stored, target: Layout, created: dict[str, int]
     ) -> None:
-        from osa_inventory.backends.craton.mapping import canonical
-        from osa_inventory.backends.craton.sync import HostState
-
         hosts = {}
         for name in target.hosts:
             spec = target.spec(name)
@@ -488,7 +499,7 @@ class CratonBackend(Backend):
 
     def list_versions(self) -> list[VersionInfo]:
         _, head = self._head_record()
-        current = _info(head)
+        current = info_of(head)
         if current is None:
             return []
         found: dict[int, VersionInfo] = {}
@@ -500,7 +511,7 @@ class CratonBackend(Backend):
                 and isinstance(record, dict)
                 and record.get("lineage") == current.lineage
             ):
-                found[number] = info_of(record)
+                found[number] = VersionInfo.from_dict(record)
         found[current.version] = current  # the head carries the latest fingerprint
         return [found[number] for number in sorted(found)]
 
@@ -529,7 +540,7 @@ class CratonBackend(Backend):
             if not isinstance(wanted, dict):
                 raise self._not_retained(version)
             result = join(layout.hosts, layout.entries)
-            if digest_of(result) != wanted.get("digest"):
+            if digest_of(result) != digest_in(wanted):
                 raise StoreCorrupt(
                     f"{self.describe()}: version {version} rebuilt from the history does not "
                     "match its digest; the history was changed outside osa-inventory"
@@ -548,7 +559,8 @@ class CratonBackend(Backend):
         _, head = self._head_record()
         if head is None or head["version"] != version.version or head.get("writing"):
             return
-        self._put_head({**head, "fingerprint": fingerprint, "warnings": list(warnings)})
+        extra = {**head["extra"], **fingerprint_extra(fingerprint, warnings)}
+        self._put_head({**head, "extra": extra})
 
     # -- doctor --
 
@@ -606,15 +618,16 @@ class CratonBackend(Backend):
 
 
 def stored_membership(stored: Stored) -> dict[str, set[str]]:
-    from osa_inventory.backends.craton.mapping import membership_of
-
     return membership_of({key: json.loads(text) for key, text in stored.entries.items()})
 
 
-def _info(head: dict[str, Any] | None) -> VersionInfo | None:
-    if head is None or not head.get("version"):
-        return None
-    return info_of(head)
+def identity(info: VersionInfo | None) -> tuple[Any, ...] | None:
+    """What must match for a write to go ahead: number, lineage and content digest."""
+    return None if info is None else (info.version, info.lineage, info.extra.get("digest"))
+
+
+def _which(info: VersionInfo | None) -> str:
+    return "an empty store" if info is None else f"version {info.version}"
 
 
 def _abandoned(holder: LockHolder) -> bool:

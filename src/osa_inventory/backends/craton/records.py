@@ -1,33 +1,35 @@
 """The records the craton backend keeps besides hosts and groups.
 
-* the **head**, region variable ``osa_inventory``: the current version's number,
-  lineage, content digest and metadata, and while a write is under way a
-  ``writing`` marker naming the version being written::
+Each is a :class:`~osa_inventory.store.backend.VersionInfo` in its JSON form
+(``version``, ``lineage``, ``time``, ``user``, ``host``, ``command``,
+``message`` and ``extra`` with the content ``digest`` and the input
+``fingerprint``), plus fields of its own:
 
-    {"format": 1, "cloud": "...", "version": 7, "lineage": "...", "digest": "...",
-     "time": ..., "user": ..., "host": ..., "command": ..., "message": ...,
-     "fingerprint": "...", "warnings": [...], "hosts": 42,
-     "writing": {"version": 8, "write_id": "...", "digest": "...", "user": ...,
-                 "host": ..., "pid": ..., "since": ...}}
-
-* **version records**, variables ``v:<n>`` of the ``osa-inventory-history`` cell:
-  the same metadata and ``undo``, the change that turns version n back into
-  version n-1 (the hosts and entries it changed, with their earlier values);
-* the **pending change**, variable ``redo`` of that cell: the change the
-  current (or an interrupted) write makes, so that any later writer can finish it.
+* the **head**, region variable ``osa_inventory``: the current version, with
+  ``format``, ``cloud`` (the cloud's name, to find the region in one request)
+  and ``hosts`` (their count); while a write is under way also ``writing``,
+  naming the version being written: ``{"version", "write_id", "digest",
+  "user", "host", "pid", "since"}``. ``version`` 0 means no version yet;
+* **version records**, variables ``v:<n>`` of the ``osa-inventory-history``
+  cell, with ``write_id`` and ``undo``: the change that turns version n back
+  into version n-1 (the hosts and entries it changed, with their earlier values);
+* the **pending change**, variable ``redo`` of that cell: ``{"write_id",
+  "version", "redo"}``, the change the current (or an interrupted) write makes,
+  so that any later run can finish it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from osa_inventory.errors import StoreCorrupt
-from osa_inventory.store.backend import VersionInfo, WriteMeta, fingerprint_extra
+from osa_inventory.store.backend import VersionInfo, WriteMeta
 
 FORMAT = 1
 VERSION_PREFIX = "v:"
 REDO_VAR = "redo"
-META_FIELDS = ("time", "user", "host", "command", "message", "fingerprint", "warnings")
 
 
 def version_key(number: int) -> str:
@@ -48,64 +50,41 @@ def check_head(head: Any, where: str) -> dict[str, Any] | None:
         isinstance(head, dict)
         and isinstance(head.get("version"), int)
         and isinstance(head.get("lineage"), str)
-        and isinstance(head.get("digest"), str)
+        and isinstance(head.get("extra"), dict)
+        and isinstance(head["extra"].get("digest"), str)
     )
     if not valid:
         raise StoreCorrupt(
             f"craton {where}: region variable osa_inventory is not a version record; it was "
-            "changed outside osa-inventory: restore it from 'osa-inventory history' records"
+            "changed outside osa-inventory"
         )
     return head
 
 
-def info_of(record: dict[str, Any]) -> VersionInfo:
-    return VersionInfo(
-        version=int(record["version"]),
-        lineage=str(record["lineage"]),
-        time=float(record.get("time") or 0.0),
-        user=str(record.get("user") or ""),
-        host=str(record.get("host") or ""),
-        command=str(record.get("command") or ""),
-        message=str(record.get("message") or ""),
-        extra={
-            "digest": record.get("digest"),
-            **fingerprint_extra(record.get("fingerprint") or "", record.get("warnings") or []),
-        },
-    )
+def digest_in(record: dict[str, Any]) -> Any:
+    """The content digest a head or version record names."""
+    return (record.get("extra") or {}).get("digest")
 
 
-def identity(info: VersionInfo | None) -> tuple[Any, ...] | None:
-    """What must match for a write to go ahead: number, lineage and content digest."""
-    if info is None:
+def info_of(record: dict[str, Any] | None) -> VersionInfo | None:
+    """The version a record describes; None for a head without a version yet."""
+    if record is None or not record.get("version"):
         return None
-    return (info.version, info.lineage, info.extra.get("digest"))
-
-
-def describe_version(info: VersionInfo | None) -> str:
-    return "an empty store" if info is None else f"version {info.version}"
+    return VersionInfo.from_dict(record)
 
 
 def new_record(
-    number: int, lineage: str, digest: str, meta: WriteMeta, scrub: Any
+    number: int, lineage: str, digest: str, meta: WriteMeta, scrub: Callable[[str], str]
 ) -> dict[str, Any]:
-    """The metadata of a new version (head and version record share it)."""
-    return {
-        "version": number,
-        "lineage": lineage,
-        "digest": digest,
-        "time": meta.time,
-        "user": meta.user,
-        "host": meta.host,
-        "command": scrub(meta.command),
-        "message": scrub(meta.message),
-        "fingerprint": meta.fingerprint,
-        "warnings": list(meta.warnings),
-    }
+    """The JSON of a new version (head and version record share it), secrets scrubbed."""
+    info = meta.new_version(number, lineage)
+    record = replace(info, command=scrub(info.command), message=scrub(info.message)).to_dict()
+    record["extra"]["digest"] = digest
+    return record
 
 
 def head_of(record: dict[str, Any], cloud: str, hosts: int) -> dict[str, Any]:
-    """The head for a committed version record (no ``writing`` marker)."""
-    head: dict[str, Any] = {key: record[key] for key in ("version", "lineage", "digest")}
-    head.update({key: record.get(key) for key in META_FIELDS})
+    """The head for a version record (no ``writing`` mark)."""
+    head = VersionInfo.from_dict(record).to_dict()
     head.update({"format": FORMAT, "cloud": cloud, "hosts": hosts})
     return head
