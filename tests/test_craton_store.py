@@ -37,7 +37,7 @@ from conftest import (
 )
 from osa_inventory.backends.craton import CratonBackend
 from osa_inventory.backends.craton.mapping import EXACT_KEY, PLACEHOLDER_IP
-from osa_inventory.errors import ConfigError, StaleWrite
+from osa_inventory.errors import ConfigError, StaleWrite, StoreError
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.ops.locations import parse_location
 from osa_inventory.store import open_backend
@@ -557,6 +557,26 @@ def test_stale_writer_is_refused(craton_options: dict[str, Any]) -> None:
     with pytest.raises(StaleWrite):
         craton(craton_options).write_version(sample_inventory(), _meta(), base.version)
     assert "extra" in craton(craton_options).load()
+
+
+def test_history_keeps_retention_versions_and_rolls_back(
+    craton_options: dict[str, Any], tmp_path: Path
+) -> None:
+    store = Store(craton(craton_options, retention="2"), label="retention", lock_timeout=30)
+    for step in range(1, 5):
+        store.update(lambda _, n=step: {**sample_inventory(), "step": {"hosts": [], "n": n}})
+    backend = craton(craton_options, retention="2")
+    assert [v.version for v in backend.list_versions()] == [3, 4]
+    assert backend.read_version(3)["step"]["n"] == 3
+    with pytest.raises(StoreError, match="not retained"):
+        backend.read_version(2)
+    kept = sorted(k for k in backend._history() if k.startswith("v:"))
+    assert kept == ["v:3", "v:4"], kept  # older records are deleted, the pending change too
+    ini = write_ini(tmp_path / "osa.ini", craton_options, retention="2")
+    back = run("rollback", "3", "-m", "back to 3", ini=ini, options=craton_options)
+    assert back.returncode == 0, back.stderr
+    assert craton(craton_options).load()["step"]["n"] == 3
+    assert craton(craton_options).head().version == 5
 
 
 def _meta() -> Any:
