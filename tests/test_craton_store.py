@@ -14,6 +14,7 @@ import select
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import threading
 import time
@@ -383,18 +384,22 @@ def test_list_with_unchanged_inputs_is_one_request(
 
 
 class Proxy:
-    """A TCP relay to Craton that a test can cut, as a network outage would."""
+    """A TCP relay to Craton that a test can cut, as a network outage would.
 
-    def __init__(self, target_port: int) -> None:
+    With ``tls`` (a server-side SSL context) it is also Craton's TLS front end.
+    """
+
+    def __init__(self, target_port: int, tls: ssl.SSLContext | None = None) -> None:
         self.target_port = target_port
+        self.tls = tls
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
         self.port = self.listener.getsockname()[1]
         self.running = True
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        self.listener.settimeout(0.2)
         while self.running:
             try:
                 client, _ = self.listener.accept()
@@ -403,15 +408,29 @@ class Proxy:
             threading.Thread(target=self._relay, args=(client,), daemon=True).start()
 
     def _relay(self, client: socket.socket) -> None:
-        with client, socket.create_connection(("127.0.0.1", self.target_port)) as upstream:
+        client.settimeout(None)
+        try:
+            if self.tls is not None:
+                client = self.tls.wrap_socket(client, server_side=True)
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        except OSError:  # a client that refused our certificate, or Craton gone
+            client.close()
+            return
+        with client, upstream:
             pair = {client: upstream, upstream: client}
             while self.running:
-                ready, _, _ = select.select(list(pair), [], [], 0.2)
+                # data an SSL socket already decrypted does not wake select()
+                ready = [s for s in pair if isinstance(s, ssl.SSLSocket) and s.pending()]
+                if not ready:
+                    ready, _, _ = select.select(list(pair), [], [], 0.2)
                 for sock in ready:
-                    data = sock.recv(65536)
-                    if not data:
+                    try:
+                        data = sock.recv(65536)
+                        if not data:
+                            return
+                        pair[sock].sendall(data)
+                    except OSError:
                         return
-                    pair[sock].sendall(data)
 
     def close(self) -> None:
         self.running = False
@@ -448,6 +467,32 @@ def test_outage_serves_the_local_copy_and_refuses_writes(
         if path.is_file():
             assert options["key"].encode() not in path.read_bytes()
             assert path.stat().st_mode & 0o077 == 0
+
+
+def test_tls_with_the_ca_cert_option(
+    craton_server: Any, craton_options: dict[str, Any], tmp_path: Path
+) -> None:
+    from etcd_cluster import make_tls_files
+
+    files = make_tls_files(tmp_path / "tls")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(files.server_cert), str(files.server_key))
+    relay = Proxy(int(craton_server.url.rsplit(":", 1)[1].split("/")[0]), tls=context)
+    try:
+        options = {**craton_options, "url": f"https://127.0.0.1:{relay.port}/v1", "timeout": "5"}
+        craton(options, ca_cert=str(files.ca)).write(sample_inventory())
+        assert craton(options, ca_cert=str(files.ca)).load() == sample_inventory()
+        ini = write_ini(tmp_path / "osa.ini", options)
+        untrusted = run("export", ini=ini, options=options)  # the CA is not in the system's
+        line = one_line_error(untrusted, "TLS failed", "verify and ca_cert options")
+        assert untrusted.returncode == 3 and options["key"] not in line
+        unverified = run("export", ini=write_ini(tmp_path / "no-verify.ini", options,
+                         verify="false"), options=options)  # fmt: skip
+        assert unverified.returncode == 0, unverified.stderr
+        assert json.loads(unverified.stdout) == sample_inventory()
+        assert unverified.stderr == ""  # no warning per request
+    finally:
+        relay.close()
 
 
 def _import_in_background(

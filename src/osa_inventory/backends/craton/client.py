@@ -53,6 +53,12 @@ class CratonClient:
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy, netrc or CA variables: the options decide
         self.session.verify = config.verify
+        if config.verify is False:  # asked for: do not repeat urllib3's warning on every request
+            import warnings
+
+            from urllib3.exceptions import InsecureRequestWarning
+
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         self.session.headers.update(
             {
                 "X-Auth-Project": config.project_id,
