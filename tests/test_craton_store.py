@@ -47,6 +47,8 @@ from osa_inventory.testing import large_inventory, sample_inventory
 
 MANAGE = CLI.parent / "osa-inventory-manage"
 KEY_VAR = "OSA_TEST_CRATON_KEY"
+#: hosts rewritten by the writers the tests stop half-way: enough to catch one mid-write
+HALF_WAY_HOSTS = 120
 SCRUBBED = ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "COLUMNS")
 
 
@@ -495,27 +497,35 @@ def test_tls_with_the_ca_cert_option(
         relay.close()
 
 
-def _import_in_background(
-    tmp_path: Path, options: dict[str, Any], inventory: dict[str, Any]
-) -> tuple[subprocess.Popen, Path]:
+def _stopped_writer(
+    tmp_path: Path, options: dict[str, Any]
+) -> tuple[subprocess.Popen, Path, dict[str, Any], dict[str, Any]]:
+    """A store at version 1 (``old``) and a writer of ``new`` stopped half-way (SIGSTOP)."""
+    old, new = synthetic(HALF_WAY_HOSTS, "old"), synthetic(HALF_WAY_HOSTS, "new")
+    craton(options).write(old)
     ini = write_ini(tmp_path / "osa.ini", options)
     source = tmp_path / "new.json"
-    source.write_text(dumps_inventory(inventory))
+    source.write_text(dumps_inventory(new))
     writer = start("import", source, "-m", "big change", ini=ini, options=options)
-    wait_for(lambda: writing_marker(options) is not None or writer.poll() is not None,
-             what="the write to start")  # fmt: skip
+
+    def started() -> bool:  # the first host holds the new value
+        return (
+            writer.poll() is not None
+            or own_variables(options, "compute00000").get("generation") == "new"
+        )
+
+    wait_for(started, what="the write to start")
+    os.kill(writer.pid, signal.SIGSTOP)
     assert writer.poll() is None, writer.communicate()
-    return writer, ini
+    last = own_variables(options, f"compute{HALF_WAY_HOSTS - 1:05d}")["generation"]
+    assert last == "old" and writing_marker(options) is not None, "the write was not half-way"
+    return writer, ini, old, new
 
 
 def test_interrupted_write_is_never_served_half_done_and_is_completed(
     craton_options: dict[str, Any], tmp_path: Path
 ) -> None:
-    old, new = synthetic(60, "old"), synthetic(60, "new")
-    craton(craton_options).write(old)
-    writer, ini = _import_in_background(tmp_path, craton_options, new)
-    time.sleep(0.5)  # some hosts are rewritten by now
-    os.kill(writer.pid, signal.SIGSTOP)
+    writer, ini, old, new = _stopped_writer(tmp_path, craton_options)
     try:
         mid = run("export", ini=ini, options=craton_options)  # the writer is alive, stopped
         assert mid.returncode == 0, mid.stderr
@@ -540,11 +550,7 @@ def test_interrupted_write_is_never_served_half_done_and_is_completed(
 def test_a_writer_that_lost_its_lock_stops_and_is_reported(
     craton_options: dict[str, Any], tmp_path: Path
 ) -> None:
-    old, new = synthetic(60, "old"), synthetic(60, "new")
-    craton(craton_options).write(old)
-    writer, ini = _import_in_background(tmp_path, craton_options, new)
-    time.sleep(0.5)
-    os.kill(writer.pid, signal.SIGSTOP)
+    writer, ini, _, new = _stopped_writer(tmp_path, craton_options)
     try:
         holder = craton(craton_options).lock_status()
         assert holder is not None and holder.pid == writer.pid
