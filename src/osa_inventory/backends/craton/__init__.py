@@ -2,9 +2,9 @@
 
 Modules: :mod:`.client` (HTTP, errors), :mod:`.places` (cloud, region, cells),
 :mod:`.mapping` (inventory <-> hosts, labels, variables), :mod:`.sync` (the
-requests a change needs), :mod:`.records` (head and history records),
-:mod:`.lock` (the lock cell), :mod:`.progress` and :mod:`.backend`. See
-docs/craton.md.
+requests a change needs), :mod:`.records` (head and version records),
+:mod:`.history` (earlier versions), :mod:`.lock` (the lock cell),
+:mod:`.doctor`, :mod:`.progress` and :mod:`.backend`. See docs/craton.md.
 """
 
 from __future__ import annotations

@@ -26,11 +26,12 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from osa_inventory.backends.craton.client import ClientConfig, CratonClient, CratonError
-from osa_inventory.backends.craton.lock import DEFAULT_TTL, CellLock
+from osa_inventory.backends.craton.history import NotRetained, rebuild, retained
+from osa_inventory.backends.craton.lock import DEFAULT_TTL, CellLock, abandoned
 from osa_inventory.backends.craton.mapping import (
     Layout,
     canonical,
@@ -62,7 +63,7 @@ from osa_inventory.backends.craton.sync import (
     read_hosts,
     stored_entries,
 )
-from osa_inventory.errors import ConfigError, LockTimeout, StaleWrite, StoreCorrupt, StoreError
+from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.store.backend import (
     Backend,
@@ -73,7 +74,6 @@ from osa_inventory.store.backend import (
     fingerprint_extra,
     new_lineage,
 )
-from osa_inventory.store.filelock import pid_alive
 
 READ_ATTEMPTS = 5
 #: every this many versions a write also drops version records beyond the retention
@@ -282,7 +282,7 @@ class CratonBackend(Backend):
         meta = WriteMeta.for_this_process(
             message="adopted changes made in Craton outside osa-inventory"
         )
-        with self._locked():
+        with self.lock.for_write(float(self.config["timeout"])):
             current = self._head_record()[1]
             if current != head:
                 raise StaleWrite(f"{self.describe()} moved on while read; retry")
@@ -299,7 +299,7 @@ class CratonBackend(Backend):
         """Take the lock if the writer that marked the head is gone; the holder taken, or None."""
         holder = self.lock.status()
         if holder is not None:
-            if not _abandoned(holder):
+            if not abandoned(holder):
                 return None  # a writer at work: readers serve the previous version meanwhile
             with contextlib.suppress(StoreError):
                 self.lock.break_(holder.lock_id)
@@ -347,7 +347,7 @@ class CratonBackend(Backend):
     ) -> VersionInfo:
         target = split(inventory)  # refuses what Craton cannot hold before anything is sent
         digest = digest_of(inventory)
-        with self._locked():
+        with self.lock.for_write(float(self.config["timeout"])):
             place = self.places.ensure()
             head = self._head_record()[1]
             if head is not None and head.get("writing"):
@@ -498,22 +498,8 @@ class CratonBackend(Backend):
     # -- history --
 
     def list_versions(self) -> list[VersionInfo]:
-        _, head = self._head_record()
-        current = info_of(head)
-        if current is None:
-            return []
-        found: dict[int, VersionInfo] = {}
-        for key, record in self._history().items():
-            number = version_number(key)
-            if (
-                number is not None
-                and number < current.version
-                and isinstance(record, dict)
-                and record.get("lineage") == current.lineage
-            ):
-                found[number] = VersionInfo.from_dict(record)
-        found[current.version] = current  # the head carries the latest fingerprint
-        return [found[number] for number in sorted(found)]
+        current = info_of(self._head_record()[1])
+        return [] if current is None else retained(current, self._history())
 
     def read_version(self, version: int) -> dict[str, Any]:
         for _ in range(READ_ATTEMPTS):
@@ -525,31 +511,11 @@ class CratonBackend(Backend):
                 return inventory
             if version_key(current.version) not in history:
                 continue  # a write landed between the two reads
-            layout = split(inventory)
-            for number in range(current.version, version, -1):
-                record = history.get(version_key(number))
-                if not isinstance(record, dict) or record.get("lineage") != current.lineage:
-                    raise self._not_retained(version)
-                if record.get("undo") is None:
-                    raise StoreError(
-                        f"{self.describe()}: version {version} cannot be rebuilt: version "
-                        f"{number} adopted changes made outside osa-inventory"
-                    )
-                layout = overlay(layout, record["undo"])
-            wanted = history.get(version_key(version))
-            if not isinstance(wanted, dict):
-                raise self._not_retained(version)
-            result = join(layout.hosts, layout.entries)
-            if digest_of(result) != digest_in(wanted):
-                raise StoreCorrupt(
-                    f"{self.describe()}: version {version} rebuilt from the history does not "
-                    "match its digest; the history was changed outside osa-inventory"
-                )
-            return result
-        raise self._not_retained(version)
-
-    def _not_retained(self, version: int) -> StoreError:
-        return StoreError(
+            try:
+                return rebuild(version, current, inventory, history, self.describe())
+            except NotRetained:
+                break
+        raise StoreError(
             f"{self.describe()}: version {version} is not retained (retention "
             f"{self.retention}); see 'osa-inventory history'"
         )
@@ -588,34 +554,6 @@ class CratonBackend(Backend):
     def break_lock(self, lock_id: str) -> None:
         self.lock.break_(lock_id)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the lock for a write made without the front end (which takes it first)."""
-        if self.lock.held is not None:
-            yield
-            return
-        holder = LockHolder.for_this_process(ttl=DEFAULT_TTL)
-        deadline = time.monotonic() + float(self.config["timeout"])
-        while True:
-            current = self.lock.acquire(holder)
-            if current is None:
-                break
-            if _abandoned(current):
-                with contextlib.suppress(StoreError):
-                    self.lock.break_(current.lock_id)
-                continue
-            if time.monotonic() >= deadline:
-                raise LockTimeout(
-                    f"{self.describe()} is locked by {current.describe()}; retry later, or if "
-                    f"that process is gone run 'osa-inventory lock break {current.lock_id}'"
-                )
-            time.sleep(0.2)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(StoreError):
-                self.lock.release(holder)
-
 
 def stored_membership(stored: Stored) -> dict[str, set[str]]:
     return membership_of({key: json.loads(text) for key, text in stored.entries.items()})
@@ -628,9 +566,3 @@ def identity(info: VersionInfo | None) -> tuple[Any, ...] | None:
 
 def _which(info: VersionInfo | None) -> str:
     return "an empty store" if info is None else f"version {info.version}"
-
-
-def _abandoned(holder: LockHolder) -> bool:
-    if holder.expires is not None and holder.expires < time.time():
-        return True
-    return holder.host == os.uname().nodename and holder.pid > 0 and not pid_alive(holder.pid)

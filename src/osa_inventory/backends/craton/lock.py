@@ -9,7 +9,10 @@ taken over by the front end; a writer renews ``expires`` while it works.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +20,7 @@ from osa_inventory.backends.craton.client import CratonError
 from osa_inventory.backends.craton.places import LOCK_CELL, Places
 from osa_inventory.errors import LockTimeout, StoreError
 from osa_inventory.store.backend import LockHolder
+from osa_inventory.store.filelock import pid_alive
 
 HOLDER_VAR = "holder"
 DEFAULT_TTL = 300.0
@@ -99,6 +103,32 @@ class CellLock:
             )
         self.places.client.delete(f"/cells/{cell_id}")
 
+    @contextlib.contextmanager
+    def for_write(self, timeout: float) -> Iterator[None]:
+        """Hold the lock for a write made without the front end (which takes it first)."""
+        if self.held is not None:
+            yield
+            return
+        holder = LockHolder.for_this_process(ttl=DEFAULT_TTL)
+        deadline = time.monotonic() + timeout
+        while (current := self.acquire(holder)) is not None:
+            if abandoned(current):
+                with contextlib.suppress(StoreError):
+                    self.break_(current.lock_id)
+                continue
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"craton {self.places.describe()} is locked by {current.describe()}; retry "
+                    f"later, or if that process is gone run 'osa-inventory lock break "
+                    f"{current.lock_id}'"
+                )
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(StoreError):
+                self.release(holder)
+
     def renew(self, force: bool = False) -> None:
         """Check that the lock is still ours (every few seconds) and push its expiry on.
 
@@ -126,3 +156,10 @@ class CellLock:
             self.places.client.put(f"/cells/{cell_id}/variables", self._record(renewed))
             self.held = renewed
             self._renewed = now
+
+
+def abandoned(holder: LockHolder) -> bool:
+    """A holder whose expiry has passed, or whose process on this host is gone."""
+    if holder.expires is not None and holder.expires < time.time():
+        return True
+    return holder.host == os.uname().nodename and holder.pid > 0 and not pid_alive(holder.pid)
