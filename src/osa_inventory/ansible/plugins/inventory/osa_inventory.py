@@ -38,7 +38,7 @@ options:
   plugin:
     description: Marks this file as a configuration of this plugin.
     required: true
-    choices: ['osa_inventory']
+    choices: ['osa_inventory', 'osa_inventory.store.inventory']
   backend:
     description:
       - Backend name (C(file), C(sqlite), C(postgresql), C(mysql), C(etcd), a plugin's
