@@ -13,6 +13,11 @@ def default_config_dir() -> str:
     return os.environ.get("OSA_CONFIG_DIR") or DEFAULT_CONFIG_DIR
 
 
+def default_osa_root() -> str:
+    """``$OSA_ROOT``, else ``/opt/openstack-ansible`` (OSA's checkout)."""
+    return os.environ.get("OSA_ROOT") or DEFAULT_OSA_ROOT
+
+
 def default_environment_dir() -> str:
     """``$OSA_ROOT/inventory``, else ``/opt/openstack-ansible/inventory``."""
-    return os.path.join(os.environ.get("OSA_ROOT") or DEFAULT_OSA_ROOT, "inventory")
+    return os.path.join(default_osa_root(), "inventory")
