@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument(
         "--check", action="store_true", help="validate the configuration; write nothing"
     )
+    action.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-m", "--message", default="", help="reason recorded in the history")
     parser.add_argument(
         "--regenerate",

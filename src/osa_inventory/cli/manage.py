@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument(
         "-d", "--remove-group", action="append", metavar="GROUP", help="remove a group (repeatable)"
     )
+    action.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-m", "--message", default="", help="reason, recorded in the history")
     parser.add_argument("--dry-run", action="store_true", help="show a change; write nothing")
     add_format_flag(parser)
@@ -208,6 +209,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.version:
+        from osa_inventory.cli.version import version_command
+
+        return execute(PROG, version_command(PROG), args)
     return execute(PROG, run, args)
 
 
