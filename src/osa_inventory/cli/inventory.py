@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate and store the OpenStack-Ansible inventory. An Ansible inventory "
         "script: with no action it behaves like --list. Other commands (each with --help): "
         "hosts, groups, clear-ips, plan, history, diff, rollback, retention, export, import, "
-        "migrate, doctor, backends, config show, lock status|break, db upgrade|current.",
+        "migrate, doctor, backends, config show, lock status|break, db upgrade|current, "
+        "ansible-setup.",
     )
     parser.add_argument(
         "--environment",
