@@ -469,3 +469,13 @@ def test_the_documented_user_rc_line_is_the_one_it_writes() -> None:
     line = rc_line(layout.ansible_inventory(SCRIPT)).rstrip("\n")
     for doc in ("README.md", "docs/ansible.md"):
         assert line in (REPO_DIR / doc).read_text().splitlines(), doc
+
+
+def test_a_hand_broken_line_of_ours_is_rewritten(host: dict[str, Path]) -> None:
+    rc = host["config"] / "user.rc"
+    rc.write_text(f"export ANSIBLE_INVENTORY='/srv/x.sh,  {SETUP_MARK}\nexport FOO=1\n")
+    assert setup_cli(host, "--check").returncode == 1
+    fixed = setup_cli(host)
+    assert fixed.returncode == 0, fixed.stderr
+    assert rc.read_text().splitlines()[1:] == ["export FOO=1"]
+    assert wrapper_inventory(host).startswith(str(source(host, "script")))

@@ -192,7 +192,10 @@ def _is_ours(line: str) -> bool:
 
 def _assigned_value(line: str) -> str:
     """The value our marked line gives ANSIBLE_INVENTORY (as the shell reads it)."""
-    words = shlex.split(line, comments=True)
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:  # unbalanced quotes after a hand edit: not a value we wrote
+        return ""
     return words[-1].partition("=")[2] if words else ""
 
 
