@@ -105,6 +105,27 @@ def test_listings_are_osas_bytes(example: str, reference_file: str, tmp_path: Pa
     assert proc.stdout.encode() == expected.read_bytes()
 
 
+def test_osas_long_flags_mean_the_short_ones(config: Path) -> None:
+    """Every flag of OSA's inventory-manage.py, long and short, with its meaning."""
+    pairs = [
+        (["-l", "-s", "physical_host"], ["--list-host", "--sort", "physical_host"]),
+        (["-g"], ["--list-groups"]),
+        (["-G"], ["--list-containers"]),
+        (["-e"], ["--export"]),
+        (["-f", INVENTORY_FILE, "-l"], ["--file", INVENTORY_FILE, "--list-host"]),
+    ]
+    for short, long in pairs:
+        one, two = run("--config", config, *short), run("--config", config, *long)
+        assert one.returncode == 0 and one.stdout == two.stdout, (short, two.stderr)
+    for short, long in ((["-d", "nova_compute"], ["--remove-group", "nova_compute"]),):
+        assert (
+            run("--config", config, *short, "--dry-run").stdout
+            == run("--config", config, *long, "--dry-run").stdout
+        )
+    assert run("--config", config, "--remove-item", "compute2").stdout == "Success. . .\n"
+    assert run("--config", config, "--clear-ips").stdout == "Success. . .\n"
+
+
 def test_list_hosts_as_data_holds_the_tables_values(config: Path) -> None:
     reference = load_reference("prod")
     hostvars = reference["_meta"]["hostvars"]
@@ -233,9 +254,10 @@ def test_remove_physical_host_takes_its_containers(config: Path) -> None:
     entry = history(config)[-1]
     assert entry["message"] == "retire infra2"
     assert entry["command"].startswith("osa-inventory-manage ") and "-r infra2" in entry["command"]
-    with tarfile.open(config / BACKUP_FILE) as tar:  # OSA's backup of the previous version
-        member = tar.getmembers()[-1]
-        assert json.loads(tar.extractfile(member).read()) == reference
+    with tarfile.open(config / BACKUP_FILE) as tar:  # the previous version, then this one
+        previous, current = tar.getmembers()[-2:]
+        assert json.loads(tar.extractfile(previous).read()) == reference
+        assert json.loads(tar.extractfile(current).read()) == after
 
 
 def test_remove_containers_and_several_items(config: Path) -> None:

@@ -168,6 +168,25 @@ def test_dashed_host_in_is_nest_and_group_binds(tmp_path: Path, env_dir: Path) -
         assert hostvars[name]["container_networks"]["eth99_address"]["bridge"] == "br-extra"
 
 
+def test_ansible_targets_a_dashed_hosts_container_group(tmp_path: Path, env_dir: Path) -> None:
+    """`ansible 'infra-1_host_containers' --list-hosts` finds the containers, as under OSA."""
+    from conftest import CLI
+    from test_ansible import ansible, ansible_env, ok
+
+    config_dir = copy_example("test", tmp_path / "config")
+    write_config(config_dir, _dashed(read_config(config_dir)))
+    script = tmp_path / "inventory.sh"
+    script.write_text(f'#!/bin/sh\nexec "{CLI}" --config "{config_dir}" -e "{env_dir}" "$@"\n')
+    script.chmod(0o755)
+    env = ansible_env(tmp_path)
+    listed = ok(
+        ansible("ansible", "-i", script, "infra-1_host_containers", "--list-hosts", env=env)
+    )
+    hosts = [line.strip() for line in listed.splitlines()[1:]]
+    stored = json.loads((config_dir / INVENTORY_FILE).read_text())
+    assert hosts and sorted(hosts) == sorted(stored["infra-1_host_containers"]["hosts"])
+
+
 # -- OSA's flags -------------------------------------------------------------------------
 
 
