@@ -236,6 +236,22 @@ def test_outside_change_then_our_run_keeps_every_version_and_migrate_the_numbers
     assert _numbers(target) == [4, 5]
 
 
+def test_a_target_keeping_fewer_versions_gets_the_newest_with_their_numbers(
+    tmp_path: Path,
+) -> None:
+    from osa_inventory.ops.migrate import migrate as migrate_stores
+    from osa_inventory.testing import sample_inventory
+
+    source = file_place(tmp_path / "source.json").store()
+    for step in range(1, 6):
+        source.update(lambda inv, step=step: {**sample_inventory(), "all": {"vars": {"n": step}}})
+    target = Place("small", "file", {"path": str(tmp_path / "small.json"), "backup_keep": "3"})
+    report = migrate_stores(source, target.store())
+    assert [info.version for info in report.written] == [3, 4, 5]
+    assert _numbers(target) == [3, 4, 5]
+    assert any("keeps 3 versions" in note for note in report.notes), report.notes
+
+
 def test_non_empty_target_needs_force(source_store: tuple[Path, Place], tmp_path: Path) -> None:
     _, origin = source_store
     (tmp_path / "target").mkdir()
