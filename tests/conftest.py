@@ -17,7 +17,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+import tarfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,30 @@ def tar_members(config_dir: Path) -> list[str]:
         return []
     with tarfile.open(tar_path) as tar:
         return tar.getnames()
+
+
+# -- what OSA's own tools do to the files (simulated, for outside-change tests) -----
+
+
+def osa_backup(directory: Path, second: str | None = None) -> str:
+    """What OSA's tools do before they write: append the file as it is to the tar, under
+    ``openstack_inventory.json-YYYYmmdd_HHMMSS.json`` (UTC now, or ``second``)."""
+    from datetime import UTC, datetime
+
+    name = f"{INVENTORY_FILE}-{second or datetime.now(UTC).strftime('%Y%m%d_%H%M%S')}.json"
+    with tarfile.open(directory / BACKUP_FILE, "a") as tar:
+        tar.add(directory / INVENTORY_FILE, arcname=name)
+    return name
+
+
+def osa_write_in_place(directory: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """OSA's inventory-manage.py: back up, then rewrite the file in place (indent=2)."""
+    osa_backup(directory)
+    path = directory / INVENTORY_FILE
+    inventory = json.loads(path.read_text())
+    change(inventory)
+    with open(path, "w") as f:  # same inode, as OSA's open(..., "wb")
+        f.write(json.dumps(inventory, indent=2, separators=(",", ": ")))
 
 
 # -- the Python API ------------------------------------------------------------------

@@ -5,18 +5,21 @@ Files in the inventory's directory (OSA's own tools keep reading the first two):
 ``openstack_inventory.json``
     the current version, written atomically;
 ``backup_openstack_inventory.tar``
-    earlier versions, one member each (see :mod:`osa_inventory.backends.osafile`);
+    the versions, one member each (see :mod:`osa_inventory.backends.osafile`);
 ``openstack_inventory.history.json``
     the history: lineage and, per retained version, number, time, actor,
     command, message, SHA-256 of the content and the tar member holding it;
 ``openstack_inventory.json.lock``
     the writers' ``flock``, with the holder written inside.
 
-A write backs up the current file, then writes the history naming the new
-version, then replaces the inventory file. Versions are matched to content by
-digest, so a crash between steps is harmless: a history entry whose content
-never reached the inventory file is ignored, and a file changed by someone
-else (OSA's own generator, an editor) shows up as an outside version.
+A write adds the new version to the tar (and the current file too, when no
+member holds it yet: an adopted file or one changed outside), then writes the
+history naming the new version, then replaces the inventory file. Every version
+written here is in the tar from the start, so a file changed by someone else
+(OSA's own tools, an editor, a restore from the tar) becomes a version of its
+own while the one it replaced stays readable. Versions are matched to content
+by digest, so a crash between steps is harmless: a history entry whose write
+never replaced the file (the file is still the very one it found) is ignored.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class _Entry:
     member: str | None  # tar member holding it; None for the current file
     #: the bytes are osa-inventory's canonical serialisation (written by write_version)
     canonical: bool = False
+    #: (inode, ctime in ns) of the file this version's write set out to replace
+    replaces: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self.info.to_dict()
@@ -71,6 +76,8 @@ class _Entry:
         data.update(sha256=self.sha256, member=self.member)
         if self.canonical:
             data["canonical"] = True
+        if self.replaces:
+            data["replaces"] = list(self.replaces)
         return data
 
 
@@ -139,9 +146,11 @@ class FileBackend(Backend):
             item = dict(item)
             sha, member = item.pop("sha256"), item.pop("member", None)
             canonical = bool(item.pop("canonical", False))
+            replaced = item.pop("replaces", None)
+            replaces = (int(replaced[0]), int(replaced[1])) if replaced else None
             extra = fingerprint_extra(item.pop("fingerprint", ""), item.pop("warnings", []))
             info = VersionInfo.from_dict({**item, "lineage": lineage, "extra": extra})
-            entries.append(_Entry(info, sha, member, canonical))
+            entries.append(_Entry(info, sha, member, canonical, replaces))
         return lineage, entries
 
     def _state(self) -> _State:
@@ -152,13 +161,27 @@ class FileBackend(Backend):
             return _State(lineage, entries, None)
         sha = digest(current)
         if entries and entries[-1].sha256 != sha:
-            if len(entries) > 1 and entries[-2].sha256 == sha:
+            if len(entries) > 1 and entries[-2].sha256 == sha and self._never_replaced(entries[-1]):
                 entries = entries[:-1]  # a write died before replacing the file
-            else:
+            else:  # changed outside: OSA's tools, an editor, a restore of an older version
                 entries = [*entries, self._outside_entry(lineage, entries, sha)]
         elif not entries:
             entries = [self._outside_entry(lineage, entries, sha)]
         return _State(lineage, entries, current)
+
+    def _never_replaced(self, head: _Entry) -> bool:
+        """Whether the file is still the one ``head``'s write found (so the write died).
+
+        A restore of the previous version (same bytes) is a new file, or at least a
+        new change time, so it counts as a change made outside instead.
+        """
+        if head.replaces is None:
+            return True  # written before this was recorded: assume the write died
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False
+        return (now.st_ino, now.st_ctime_ns) == head.replaces
 
     def _outside_entry(self, lineage: str | None, entries: list[_Entry], sha: str) -> _Entry:
         try:
@@ -208,7 +231,7 @@ class FileBackend(Backend):
         return [
             e.info
             for e in state.entries
-            if (e.member is None and e is state.head) or (e.member in members)
+            if (e is state.head and state.current is not None) or (e.member in members)
         ]
 
     def read_version(self, version: int) -> dict[str, Any]:
@@ -219,7 +242,7 @@ class FileBackend(Backend):
             if entry is state.head and state.current is not None:
                 return parse_bytes(state.current, str(self.path))
             if entry.member:
-                return self.files.read_backup(entry.member)
+                return self.files.read_backup(entry.member, entry.sha256)
         raise StoreError(
             f"{self.path}: version {version} is not retained; see 'osa-inventory history'"
         )
@@ -240,15 +263,22 @@ class FileBackend(Backend):
         lineage = state.lineage or new_lineage()
         entries = [replace(e, info=replace(e.info, lineage=lineage)) for e in state.entries]
         old_stat = None
-        if state.current is not None and entries:
+        backups: list[tuple[bytes, os.stat_result | None]] = []
+        if state.current is not None:
             try:
                 old_stat = os.stat(self.path)
             except OSError as exc:
                 raise StoreUnavailable(f"cannot stat {self.path}: {exc.strerror}") from exc
-            member = self.files.backup(state.current, old_stat)
-            entries[-1] = replace(entries[-1], member=member)
-        info = meta.new_version(entries[-1].info.version + 1 if entries else 1, lineage)
-        entries.append(_Entry(info, digest(new_bytes), None, canonical=True))
+            if entries and entries[-1].member is None:  # adopted, or changed outside
+                backups.append((state.current, old_stat))
+        backups.append((new_bytes, None))
+        names = self.files.add_backups(backups)
+        if len(names) == 2:
+            entries[-1] = replace(entries[-1], member=names[0])
+        number = entries[-1].info.version + 1 if entries else (meta.first_version or 1)
+        info = meta.new_version(number, lineage)
+        replaces = (old_stat.st_ino, old_stat.st_ctime_ns) if old_stat else None
+        entries.append(_Entry(info, digest(new_bytes), names[-1], True, replaces))
         members = set(self.files.backup_members())
         entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
         self._write_history(lineage, entries)

@@ -4,11 +4,11 @@ The layout is the one OpenStack-Ansible uses, so OSA's own tools keep working:
 
 * the inventory is a plain JSON file (see :func:`osa_inventory.jsonio.dumps_inventory`);
 * earlier versions live in ``backup_openstack_inventory.tar`` next to it, an uncompressed
-  tar whose members are named ``<file name>-YYYYmmdd_HHMMSS.json``. Like OSA, the
-  timestamp is UTC. Names are unique: when the tar already holds a backup from the same
-  second, ``-1``, ``-2``, ... (one more than the highest in use) goes before ``.json``.
-  Members are kept in write order, oldest first, and only the newest ``backup_keep``
-  are kept.
+  tar whose members OSA names ``<file name>-YYYYmmdd_HHMMSS.json`` (UTC). The members
+  added here carry a counter as well, ``<file name>-YYYYmmdd_HHMMSS-N.json`` (N = 1, or
+  one more than the highest in use for that second), so that they never take a name
+  OSA's tools may still give a member in the same second. Members are kept in write
+  order, oldest first, and only the newest ``backup_keep`` are kept.
 
 Unlike OSA, a backup is only taken when a write changes the inventory, and both files
 are replaced atomically (temporary file in the same directory, ``fsync``, ``os.replace``,
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -90,21 +91,39 @@ class FileStore:
         with _open_tar(self.backup_path) as tar:
             return [] if tar is None else tar.getnames()
 
-    def read_backup(self, member: str) -> dict[str, Any]:
-        """Return the inventory stored in backup ``member`` (the last one of that name)."""
+    def read_backup(self, member: str, sha256: str | None = None) -> dict[str, Any]:
+        """Return the inventory stored in backup ``member``.
+
+        Of several members of that name (OSA's tools may add one that shares a name),
+        the last one, or with ``sha256`` the one holding bytes of that digest.
+        """
         source = f"{self.backup_path}:{member}"
         with _open_tar(self.backup_path) as tar:
-            if tar is None or member not in tar.getnames():
+            found = [] if tar is None else [m for m in tar.getmembers() if m.name == member]
+            if not found:
                 raise StoreError(f"{self.backup_path}: no backup named {member!r}")
-            stream = tar.extractfile(member)
-            if stream is None:
-                raise StoreCorrupt(f"{source}: not a regular file")
-            return parse_bytes(stream.read(), source)
+            data = b""
+            for candidate in reversed(found):
+                stream = tar.extractfile(candidate) if tar is not None else None
+                if stream is None:
+                    raise StoreCorrupt(f"{source}: not a regular file")
+                data = stream.read()
+                if sha256 is None or hashlib.sha256(data).hexdigest() == sha256:
+                    break
+            return parse_bytes(data, source)
 
-    def backup(self, data: bytes, data_stat: os.stat_result) -> str:
+    def backup(self, data: bytes, data_stat: os.stat_result | None) -> str:
         """Add ``data`` to the backup tar, dropping the oldest members beyond the limit.
 
         Returns the new member's name.
+        """
+        return self.add_backups([(data, data_stat)])[0]
+
+    def add_backups(self, items: list[tuple[bytes, os.stat_result | None]]) -> list[str]:
+        """Add each ``(data, stat of the file it was)`` to the tar in one rewrite.
+
+        A ``None`` stat stands for bytes not yet in a file: the member gets the
+        current time and mode 0600. Returns the new members' names, in order.
         """
         target = Path(os.path.realpath(self.backup_path))
         try:
@@ -118,13 +137,23 @@ class FileStore:
             members = [] if old is None else old.getmembers()
             import io
             import tarfile
+            import time
 
-            info = tarfile.TarInfo(self._member_name({m.name for m in members}))
-            info.size = len(data)
-            info.mtime = int(data_stat.st_mtime)
-            info.mode = stat.S_IMODE(data_stat.st_mode)
-            info.uid, info.gid = data_stat.st_uid, data_stat.st_gid
-            kept = members[max(0, len(members) - self.backup_keep + 1) :]
+            taken = {m.name for m in members}
+            infos = []
+            for data, data_stat in items:
+                info = tarfile.TarInfo(self._member_name(taken))
+                taken.add(info.name)
+                info.size = len(data)
+                if data_stat is None:
+                    info.mtime, info.mode = int(time.time()), NEW_FILE_MODE
+                    info.uid, info.gid = os.getuid(), os.getgid()
+                else:
+                    info.mtime = int(data_stat.st_mtime)
+                    info.mode = stat.S_IMODE(data_stat.st_mode)
+                    info.uid, info.gid = data_stat.st_uid, data_stat.st_gid
+                infos.append((info, data))
+            kept = members[max(0, len(members) - self.backup_keep + len(infos)) :]
 
             def fill(f: BinaryIO) -> None:
                 with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as new:
@@ -132,22 +161,24 @@ class FileStore:
                         for member in kept:
                             stream = old.extractfile(member) if member.isreg() else None
                             new.addfile(member, stream)
-                    new.addfile(info, io.BytesIO(data))
+                    for info, data in infos[-self.backup_keep :]:
+                        new.addfile(info, io.BytesIO(data))
 
             try:
                 atomic_write(target, fill, tar_stat)
             except OSError as exc:
                 raise _unavailable("write backup archive", target, exc) from exc
-        return info.name
+        return [info.name for info, _ in infos]
 
     def _member_name(self, taken: set[str]) -> str:
-        """A backup member name for now, numbered after any in ``taken`` for the same second."""
+        """A member name for now with its counter: one more than any in ``taken`` for the
+        same second (OSA's own name for that second, without a counter, counts as 0)."""
         from datetime import UTC, datetime
 
         base = f"{self.path.name}-{datetime.now(UTC):%Y%m%d_%H%M%S}"
         same_second = re.compile(re.escape(base) + r"(?:-(\d+))?\.json")
         used = [int(m[1] or 0) for name in taken if (m := same_second.fullmatch(name))]
-        return f"{base}-{max(used) + 1}.json" if used else f"{base}.json"
+        return f"{base}-{max(used, default=0) + 1}.json"
 
 
 def backup_name_for(inventory_file: str) -> str:

@@ -29,17 +29,24 @@ def build_parser() -> argparse.ArgumentParser:
         "ansible-setup.",
     )
     parser.add_argument(
+        "-e",
         "--environment",
         default=default_environment_dir(),
         metavar="DIR",
         help="directory holding the base env.d/ "
         "(default: $OSA_ROOT/inventory, else /opt/openstack-ansible/inventory)",
     )
+    # OSA's flags: --config, --list, --check, -d/--debug, -e/--environment. As in OSA,
+    # --list may come with --check (which wins).
+    parser.add_argument("-d", dest="debug", action="store_true", help="same as --debug (OSA's)")
+    parser.add_argument("--list", action="store_true", help="print the inventory (default)")
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--list", action="store_true", help="print the inventory (default)")
     action.add_argument("--host", metavar="NAME", help="print the variables of one host")
     action.add_argument(
-        "--check", action="store_true", help="validate the configuration; write nothing"
+        "--check",
+        action="store_true",
+        help="validate the configuration; write nothing; print 'Configuration ok!' when "
+        "every top-level key is known, else warn and print the inventory (as OSA)",
     )
     action.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-m", "--message", default="", help="reason recorded in the history")
@@ -74,10 +81,13 @@ def run(args: argparse.Namespace) -> int:
             inventory = snapshot.inventory
         else:
             result = _generate(args, snapshot)
-            if args.check:
-                return _report_check(result)
             inventory = result.inventory
-            if inventory != snapshot.inventory:
+            if args.check:
+                if not result.unknown_groups:
+                    print("Configuration ok!")
+                    return 0
+                # with unknown keys OSA prints the inventory (and writes it; we do not)
+            elif inventory != snapshot.inventory:
                 inventory = _store(store, args, snapshot, result, fingerprint)
             elif fingerprint:
                 store.remember_fingerprint(snapshot, fingerprint, result.warnings)
@@ -121,20 +131,6 @@ def _store(
     )
     debug("stored: changed=%s version=%s", outcome.changed, outcome.version)
     return outcome.inventory
-
-
-def _report_check(result: Any) -> int:
-    for group in result.unknown_groups:
-        warn(f"group {group} is in the user config but not in env.d; no service uses it")
-    if result.unknown_groups:
-        print(
-            "osa-inventory: error: configuration has groups unknown to env.d "
-            "(see warnings above); fix the group names or add them to env.d",
-            file=sys.stderr,
-        )
-        return 1
-    print("Configuration ok!")
-    return 0
 
 
 def _print(args: argparse.Namespace, inventory: dict[str, Any]) -> None:

@@ -73,8 +73,14 @@ def remove_hosts(inventory: Mapping[str, Any], names: Iterable[str]) -> Edit:
     return Edit(result, hosts=tuple(doomed), groups=tuple(sorted(empty)))
 
 
-def remove_groups(inventory: Mapping[str, Any], names: Iterable[str]) -> Edit:
-    """Remove groups (and their mention as a child of other groups); hosts stay."""
+def remove_groups(
+    inventory: Mapping[str, Any], names: Iterable[str], *, unlink: bool = True
+) -> Edit:
+    """Remove groups; hosts stay.
+
+    With ``unlink`` the groups are also dropped from other groups' ``children``;
+    without, those entries stay, as OSA's ``inventory-manage.py -d`` leaves them.
+    """
     names = _unique(names)
     if not names:
         raise ConfigError("name at least one group to remove")
@@ -83,13 +89,15 @@ def remove_groups(inventory: Mapping[str, Any], names: Iterable[str]) -> Edit:
             raise ConfigError(f"group {name} cannot be removed: it holds the inventory's vars")
         group_of(inventory, name)
     result = _copy(inventory)
-    _drop_groups(result, set(names))
+    _drop_groups(result, set(names), unlink=unlink)
     return Edit(result, groups=tuple(names))
 
 
-def _drop_groups(inventory: dict[str, Any], names: set[str]) -> None:
+def _drop_groups(inventory: dict[str, Any], names: set[str], *, unlink: bool = True) -> None:
     for name in names:
         inventory.pop(name, None)
+    if not unlink:
+        return
     for key, group in inventory.items():
         children = group.get("children") if key != META and isinstance(group, dict) else None
         if isinstance(children, list) and any(c in names for c in children):

@@ -1,8 +1,9 @@
 """Copy an inventory and its retained history from one store to another.
 
 Every retained version of the source is read first, then written in order to
-the target with its original time, actor, command and message (the target
-numbers them from its own head). Afterwards the target is read back and must
+the target with its original time, actor, command and message. An empty target
+gives them the source's numbers; one that holds versions numbers them after its
+own head. Afterwards the target is read back and must
 equal the source, version by version. The source is only read, never locked or
 written; if it changes meanwhile the migration fails and says so.
 """
@@ -101,6 +102,7 @@ def _meta_for(info: VersionInfo | None, source: str, command: str) -> WriteMeta:
         time=info.time,
         fingerprint=info.fingerprint,
         warnings=tuple(info.warnings),
+        first_version=info.version,  # used by an empty target only
     )
 
 
@@ -147,6 +149,13 @@ def migrate(
                 target.backend.write(version.inventory)
                 report.written.append(None)
             progress("write", done, len(versions))
+    numbers = [v.info.version for v in versions if v.info is not None]
+    written = [w.version for w in report.written if w is not None]
+    if is_empty(existing) and written and numbers and written != numbers:
+        report.notes.append(
+            f"{target.label} numbered the copies {written[0]}-{written[-1]} (source: "
+            f"{numbers[0]}-{numbers[-1]}): its backend does not take a first version number"
+        )
     verify(versions, target, progress)
     after = source.read()
     if _identity(after) != _identity(before) or after.inventory != before.inventory:

@@ -1,7 +1,7 @@
 """How many versions a backend keeps, and changing that in osa.ini.
 
-Retention is a backend option: ``backup_keep`` for the file backend (backups in
-the tar, plus the current file), ``retention`` for the others that keep
+Retention is a backend option: ``backup_keep`` for the file backend (versions in
+the tar, the current one included), ``retention`` for the others that keep
 versions. :func:`set_ini_option` edits one line of osa.ini and keeps the rest of
 the file (comments included) as it was.
 """
@@ -43,8 +43,7 @@ def retention_of(backend: Any) -> Retention | None:
     if option is None or not isinstance(config, Mapping) or config.get(option) is None:
         return None
     value = int(config[option])
-    versions = value + 1 if option == "backup_keep" else value
-    return Retention(option, value, versions)
+    return Retention(option, value, value)
 
 
 _SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]+)\]")

@@ -165,6 +165,9 @@ class WriteMeta:
     fingerprint: str = ""
     #: the generator's warnings for those inputs, repeated when the version is served as is
     warnings: tuple[str, ...] = ()
+    #: the number an empty store gives this, its first version (``migrate`` keeps the
+    #: source's numbers); None: 1. A store that has versions numbers after its head.
+    first_version: int | None = None
 
     @classmethod
     def for_this_process(

@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -559,6 +559,24 @@ class BackendConformance:
             assert info.user == current_user()
             assert info.host == socket.gethostname()
             assert before - 1 <= info.time <= after + 1, (before, info.time, after)
+
+    def test_first_version_number_of_an_empty_store(self, backend_spec: BackendSpec) -> None:
+        """``WriteMeta.first_version`` numbers an empty store's first version (migrate
+        keeps the source's numbers); the next ones follow it, and a store that has
+        versions ignores it."""
+        backend = self.empty_store(backend_spec).backend
+        self.require_versions(backend)
+        meta = WriteMeta.for_this_process(message="copy", command="conformance")
+        first = backend.write_version(sample_inventory(), replace(meta, first_version=7), None)
+        assert first.version == 7
+        second = backend.write_version(
+            with_counter(sample_inventory(), 1), replace(meta, first_version=99), first
+        )
+        assert second.version == 8
+        reader = self.open(backend_spec)
+        assert [v.version for v in reader.list_versions()][-2:] == [7, 8]
+        assert reader.read_version(7) == sample_inventory()
+        assert counter_of(reader.read_version(8)) == 1
 
     def test_write_version_is_compare_and_swap(self, backend_spec: BackendSpec) -> None:
         store = self.empty_store(backend_spec)

@@ -343,7 +343,7 @@ class EtcdBackend(Backend):
             if sha not in have_objects
         ]  # fmt: skip
         self._put_all(puts)
-        number = doc["version"] + 1 if doc else self._next_version_number()
+        number = doc["version"] + 1 if doc else self._next_version_number(meta.first_version)
         write_id = uuid.uuid4().hex
         record = {
             "format": FORMAT,
@@ -445,14 +445,16 @@ class EtcdBackend(Backend):
             "nothing was written, rerun the command"
         )
 
-    def _next_version_number(self) -> int:
-        """1 for a new store; after the last record if ``head`` was deleted by hand."""
+    def _next_version_number(self, first: int | None = None) -> int:
+        """``first`` (default 1) for a new store; after the last record if ``head`` was
+        deleted by hand."""
         revision = self.client.range(self.layout.head).revision
         numbers = [
             self.layout.version_number(kv.key)
             for kv in self.client.scan(self.layout.versions, revision=revision, keys_only=True)
         ]
-        return max((n for n in numbers if n is not None), default=0) + 1
+        last = max((n for n in numbers if n is not None), default=0)
+        return last + 1 if last else (first or 1)
 
     # -- the lock --
 
