@@ -28,8 +28,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from osa_inventory.backends.osafile import FileStore, atomic_write, parse_bytes
+from osa_inventory.backends.osafile import FileStore
 from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
+from osa_inventory.fileio import atomic_write, parse_bytes
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import (

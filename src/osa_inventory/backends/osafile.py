@@ -19,25 +19,24 @@ file, never a truncated one. Symbolic links are written through, not replaced.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
-from osa_inventory.jsonio import dumps_inventory, loads_inventory
+from osa_inventory.fileio import atomic_write, parse_bytes
+from osa_inventory.jsonio import dumps_inventory
 
 if TYPE_CHECKING:  # tarfile, tempfile and datetime are imported when writing, not on reads
     import tarfile
 
-__all__ = ["BACKUP_NAME", "FileStore", "atomic_write", "parse_bytes"]
+__all__ = ["BACKUP_NAME", "FileStore"]
 
 BACKUP_NAME = "backup_openstack_inventory.tar"
-NEW_FILE_MODE = 0o600
 
 
 class FileStore:
@@ -171,18 +170,6 @@ def _read_file(path: Path) -> bytes | None:
         raise _unavailable("read inventory", path, exc) from exc
 
 
-def parse_bytes(data: bytes, source: str) -> dict[str, Any]:
-    """Parse stored inventory bytes; a one-line StoreCorrupt names ``source``."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise StoreCorrupt(
-            f"{source}: not UTF-8 text (byte {exc.start}); restore a good copy, "
-            f"e.g. from {BACKUP_NAME} next to it"
-        ) from exc
-    return loads_inventory(text, source)
-
-
 def _same_json(old: bytes, new: bytes) -> bool:
     """Whether ``old`` holds the same JSON value as ``new`` (False if it does not parse)."""
     if old == new:
@@ -218,55 +205,3 @@ def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
             raise StoreCorrupt(
                 f"backup archive {path} is unreadable ({exc}); move it aside and retry"
             ) from exc
-
-
-def atomic_write(
-    target: Path, fill: Callable[[BinaryIO], object], like: os.stat_result | None
-) -> None:
-    """Replace ``target`` by what ``fill`` writes, atomically and durably.
-
-    The new file gets the mode (and, where allowed, owner) of ``like``, the stat of the
-    file it replaces, or mode 0600 when there is none. Raises OSError, leaving
-    ``target`` and its directory as they were.
-    """
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fill(f)
-            f.flush()
-            _copy_owner_and_mode(f.fileno(), like)
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _copy_owner_and_mode(fd: int, like: os.stat_result | None) -> None:
-    if like is None:
-        os.fchmod(fd, NEW_FILE_MODE)
-        return
-    current = os.fstat(fd)
-    if (current.st_uid, current.st_gid) != (like.st_uid, like.st_gid):
-        # Only root may give a file away; others may still keep the group.
-        try:
-            os.fchown(fd, like.st_uid, like.st_gid)
-        except PermissionError:
-            with contextlib.suppress(PermissionError):
-                os.fchown(fd, -1, like.st_gid)
-    os.fchmod(fd, stat.S_IMODE(like.st_mode))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.backends.osafile import atomic_write
 from osa_inventory.errors import ConfigError
+from osa_inventory.fileio import atomic_write
 
 OPTION_NAMES = ("retention", "backup_keep")
 
