@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ INI_ENV = "OSA_INVENTORY_CONFIG"
 OPTION_ENV_PREFIX = "OSA_INVENTORY_OPT_"
 DEFAULT_BACKEND = "file"
 DEFAULT_NAME = "default"
-DEFAULT_LOCK_TIMEOUT = 60.0
 #: how old (seconds) the local copy of a network backend's inventory may be when served
 #: because the backend is unreachable; 0 turns the local cache off (see store/cache.py)
 DEFAULT_CACHE_TTL = 86400.0

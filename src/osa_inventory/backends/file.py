@@ -38,6 +38,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     fingerprint_extra,
@@ -103,8 +104,16 @@ class FileBackend(Backend):
         self.history_path = self.path.with_name(self.path.stem + HISTORY_SUFFIX)
         self.lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX))
 
+    #: after acquire_lock: the holder of a lock file whose process died
+    stale_holder: LockHolder | None = None
+
     def describe(self) -> str:
         return f"file:{self.path}"
+
+    def retention(self) -> Retention:
+        """``backup_keep`` backups in the tar, plus the current file."""
+        keep = int(self.config["backup_keep"])
+        return Retention("backup_keep", keep, keep + 1)
 
     # -- the three methods --
 

@@ -167,12 +167,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def _retention(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(settings, store, Retention or None) of the configured store."""
-    from osa_inventory.ops.retention import retention_of
     from osa_inventory.store import open_store
 
     settings = settings_from(args)
     store = open_store(settings, warn=warn)
-    return settings, store, retention_of(store.backend)
+    return settings, store, store.retention()
 
 
 def cmd_retention_show(args: argparse.Namespace) -> int:

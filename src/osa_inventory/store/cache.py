@@ -181,7 +181,7 @@ class CachingStore(Store):
 
     # -- reading --
 
-    def read_canonical(self) -> tuple[Any, bytes | None]:
+    def read_canonical(self) -> tuple[VersionInfo | None, bytes | None]:
         """The head version and the local copy's bytes when the copy is that version.
 
         One small request (the head) instead of reading the whole store: the
@@ -190,11 +190,8 @@ class CachingStore(Store):
         reads through :meth:`read`, which refreshes the copy or serves it
         during an outage.
         """
-        head = getattr(self.backend, "head", None)
-        if not callable(head):
-            return None, None
         try:
-            version = head()
+            version = super().head()
         except StoreUnavailable:
             return None, None
         if version is None:
@@ -204,6 +201,13 @@ class CachingStore(Store):
             with contextlib.suppress(OSError):
                 os.utime(self.cache.path)  # confirmed current just now
         return version, body
+
+    def head(self) -> VersionInfo | None:
+        """The backend's head, or None when it cannot be reached (a read then serves the copy)."""
+        try:
+            return super().head()
+        except StoreUnavailable:
+            return None
 
     def _read(self) -> Snapshot:
         try:

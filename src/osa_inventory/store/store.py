@@ -17,24 +17,33 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from osa_inventory import debuglog
+from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
+    CanonicalReader,
+    Closable,
+    CurrentReader,
+    FingerprintRecorder,
     HostReader,
     LockHolder,
     LockingBackend,
+    MinimalBackend,
+    Retention,
+    RetentionReporter,
+    TakeoverReporter,
     VersionedBackend,
     VersionInfo,
     WriteMeta,
 )
 from osa_inventory.store.filelock import FileLock, pid_alive
 
-DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_LOCK_TTL = 300.0
+Capability = TypeVar("Capability")
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class Store:
 
     def __init__(
         self,
-        backend: Any,
+        backend: MinimalBackend,
         *,
         label: str = "",
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -79,12 +88,17 @@ class Store:
         self.lock_timeout = lock_timeout
         self.lock_ttl = lock_ttl
         self.warn = warn or (lambda message: debuglog.warning("%s", message))
-        self.versioned = isinstance(backend, VersionedBackend)
+        self._versions = backend if isinstance(backend, VersionedBackend) else None
+        self.versioned = self._versions is not None
         if isinstance(backend, LockingBackend):
-            self.locker: Any = backend
+            self.locker: LockingBackend = backend
         else:
             self.locker = FileLock(local_lock_path(self.label))
         self._holder: LockHolder | None = None
+
+    def capability(self, protocol: type[Capability]) -> Capability | None:
+        """The backend as ``protocol`` (a capability of store/backend.py), or None."""
+        return self.backend if isinstance(self.backend, protocol) else None
 
     # -- reading --
 
@@ -95,15 +109,14 @@ class Store:
         return snapshot
 
     def _read(self) -> Snapshot:
-        read_current = getattr(self.backend, "read_current", None)
-        if callable(read_current):  # head and content from one read
-            version, inventory = read_current()
+        if isinstance(self.backend, CurrentReader):  # head and content from one read
+            version, inventory = self.backend.read_current()
             return Snapshot(inventory, version)
-        if self.versioned:
-            head = self.backend.head()
+        if self._versions is not None:
+            head = self._versions.head()
             if head is None:
                 return Snapshot(empty_inventory(), None)
-            return Snapshot(self.backend.read_version(head.version), head)
+            return Snapshot(self._versions.read_version(head.version), head)
         inventory = self.backend.load()
         return Snapshot(inventory if inventory else empty_inventory(), None)
 
@@ -114,10 +127,13 @@ class Store:
         stored inventory, so they can be served without parsing; ``None`` means
         the caller must :meth:`read` instead.
         """
-        reader = getattr(self.backend, "read_current_bytes", None)
-        if not callable(reader):
+        if not isinstance(self.backend, CanonicalReader):
             return None, None
-        return reader()
+        return self.backend.read_current_bytes()
+
+    def head(self) -> VersionInfo | None:
+        """The current version (None: an empty store, or one that keeps no versions)."""
+        return self._versions.head() if self._versions is not None else None
 
     def load(self) -> dict[str, Any]:
         return self.read().inventory
@@ -128,16 +144,22 @@ class Store:
         return ((self.load().get("_meta") or {}).get("hostvars") or {}).get(name)
 
     def history(self) -> list[VersionInfo]:
-        if not self.versioned:
+        if self._versions is None:
             raise StoreError(
                 f"backend {self.label} keeps no versions; history needs a backend with versions"
             )
-        return self.backend.list_versions()
+        return self._versions.list_versions()
 
     def read_version(self, version: int) -> dict[str, Any]:
-        if not self.versioned:
+        if self._versions is None:
             raise StoreError(f"backend {self.label} keeps no versions")
-        return self.backend.read_version(version)
+        return self._versions.read_version(version)
+
+    def retention(self) -> Retention | None:
+        """How many versions the backend keeps (None: it does not say)."""
+        if isinstance(self.backend, RetentionReporter):
+            return self.backend.retention()
+        return None
 
     # -- locking --
 
@@ -162,7 +184,9 @@ class Store:
         while True:
             current = self.locker.acquire_lock(holder)
             if current is None:
-                stale = getattr(self.locker, "stale_holder", None)
+                stale = (
+                    self.locker.stale_holder if isinstance(self.locker, TakeoverReporter) else None
+                )
                 if stale is not None:
                     self.warn(f"took over the lock left by {stale.describe()}, which died")
                 return holder
@@ -214,13 +238,26 @@ class Store:
             raise StoreError("internal error: commit without holding the store lock")
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
-        if not self.versioned:
+        if self._versions is None:
             self.backend.write(inventory)
             return CommitResult(True, None, inventory)
-        current = self.backend.head()
+        current = self._versions.head()
         self._check_base(base.version, current, force)
-        version = self.backend.write_version(inventory, meta, current)
+        version = self._versions.write_version(inventory, meta, current)
         return CommitResult(True, version, inventory)
+
+    def append_version(self, inventory: dict[str, Any], meta: WriteMeta) -> VersionInfo | None:
+        """Write ``inventory`` on top of the current head as it is (migrate); lock held.
+
+        Unlike :meth:`commit`, an unchanged inventory is written too, as a new
+        version. Returns None for a backend that keeps no versions.
+        """
+        if self._holder is None:
+            raise StoreError("internal error: write without holding the store lock")
+        if self._versions is None:
+            self.backend.write(inventory)
+            return None
+        return self._versions.write_version(inventory, meta, self._versions.head())
 
     def _check_base(
         self, base: VersionInfo | None, current: VersionInfo | None, force: bool
@@ -257,8 +294,10 @@ class Store:
         next run can skip generation. Never waits: if a writer holds the lock,
         nothing is recorded. Returns whether it was recorded.
         """
-        setter = getattr(self.backend, "set_fingerprint", None)
-        if not callable(setter) or snapshot.version is None or not fingerprint:
+        recorder = self.backend
+        if not isinstance(recorder, FingerprintRecorder) or self._versions is None:
+            return False
+        if snapshot.version is None or not fingerprint:
             return False
         holder = LockHolder.for_this_process(ttl=self.lock_ttl)
         try:  # best effort: a read-only role (or a busy store) just skips it
@@ -267,12 +306,12 @@ class Store:
         except StoreError:
             return False
         try:
-            current = self.backend.head()
+            current = self._versions.head()
             if current is None or current.version != snapshot.version.version:
                 return False
             if current.extra.get("digest") != snapshot.version.extra.get("digest"):
                 return False
-            setter(current, fingerprint, list(warnings or ()))
+            recorder.set_fingerprint(current, fingerprint, list(warnings or ()))
             return True
         except StoreError as exc:
             debuglog.debug("could not record the input fingerprint: %s", exc)
@@ -308,9 +347,8 @@ class Store:
             return self.commit(new, base=base, meta=meta, force=force)
 
     def close(self) -> None:
-        close = getattr(self.backend, "close", None)
-        if callable(close):
-            close()
+        if isinstance(self.backend, Closable):
+            self.backend.close()
 
 
 def copy_inventory(inventory: dict[str, Any]) -> dict[str, Any]:

@@ -49,10 +49,17 @@ import pytest
 
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import empty_inventory
+from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.settings import is_secret
 from osa_inventory.store import open_backend
 from osa_inventory.store.backend import (
+    CanonicalReader,
+    CurrentReader,
+    Describable,
+    FingerprintRecorder,
     HostReader,
     LockHolder,
+    RetentionReporter,
     VersionedBackend,
     VersionInfo,
     WriteMeta,
@@ -503,6 +510,90 @@ class BackendConformance:
         for name, hostvars in inventory["_meta"]["hostvars"].items():
             assert backend.load_host(name) == hostvars
         assert backend.load_host("no-such-host") is None
+
+    # -- optional capabilities (store/backend.py) ---------------------------------------
+
+    def test_read_current_is_head_and_content(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, CurrentReader):
+            pytest.skip(f"{type(backend).__name__} has no read_current")
+        version, inventory = backend.read_current()
+        assert version is None and _skeleton_like(inventory)
+        self.store(backend_spec).update(lambda _: sample_inventory())
+        version, inventory = self.open(backend_spec).read_current()
+        assert inventory == sample_inventory()
+        if isinstance(backend, VersionedBackend):
+            assert version == backend.head()
+
+    def test_read_current_bytes_are_canonical(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, CanonicalReader):
+            pytest.skip(f"{type(backend).__name__} has no read_current_bytes")
+        assert backend.read_current_bytes() == (None, None)
+        store = self.store(backend_spec)
+        for inventory in (sample_inventory(), unicode_inventory()):
+            store.update(lambda _, inv=inventory: copy_inventory(inv))
+            version, data = self.open(backend_spec).read_current_bytes()
+            if isinstance(backend, VersionedBackend):
+                assert version == backend.head()
+            if data is not None:
+                assert data == dumps_inventory(inventory).encode("ascii"), (
+                    "read_current_bytes() must be exactly dumps_inventory() of the content"
+                )
+
+    def test_fingerprint_is_read_back(self, backend_spec: BackendSpec) -> None:
+        store = self.empty_store(backend_spec)
+        if not isinstance(store.backend, FingerprintRecorder):
+            pytest.skip(f"{type(store.backend).__name__} records no input fingerprint")
+        self.require_versions(store.backend)
+        store.update(lambda _: sample_inventory(), message="generated")
+        before = store.read()
+        assert before.version is not None and before.version.fingerprint == ""
+        assert store.remember_fingerprint(before, "f" * 64, ["a warning", "ünïcode ⚠"])
+        after = self.store(backend_spec).read()
+        assert after.version is not None
+        assert after.version.fingerprint == "f" * 64
+        assert after.version.warnings == ["a warning", "ünïcode ⚠"]
+        assert after.inventory == before.inventory
+        assert after.version.version == before.version.version, "a fingerprint is no version"
+        assert after.version.message == "generated"
+        assert [v.version for v in store.history()] == [before.version.version]
+        # once the store moved on, a fingerprint for the old version is not recorded
+        store.update(lambda inv: with_counter(inv, 1))
+        assert not store.remember_fingerprint(after, "e" * 64)
+        assert self.store(backend_spec).read().version.fingerprint != "e" * 64
+
+    def test_retention_is_what_is_kept(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, RetentionReporter):
+            pytest.skip(f"{type(backend).__name__} does not report its retention")
+        retention = backend.retention()
+        if retention is None:
+            return
+        assert retention.value >= 0 and retention.versions >= 0
+        declared = getattr(type(backend), "options", None)
+        if isinstance(declared, dict):
+            assert retention.option in declared, f"{retention.option} is not an option"
+        if not isinstance(backend, VersionedBackend) or not 0 < retention.versions <= 20:
+            return
+        store = self.empty_store(backend_spec)
+        for step in range(retention.versions + 2):
+            store.update(lambda _, step=step: with_counter(sample_inventory(), step))
+        kept = self.open(backend_spec).list_versions()
+        assert len(kept) == retention.versions, (
+            f"retention() says {retention.versions} versions are kept; {len(kept)} are"
+        )
+
+    def test_describe_names_the_store_without_secrets(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, Describable):
+            pytest.skip(f"{type(backend).__name__} has no describe()")
+        text = backend.describe()
+        assert isinstance(text, str) and text and "\n" not in text
+        for key, value in backend_spec.options.items():
+            if is_secret(key) and value:
+                assert str(value) not in text, f"describe() shows option {key}"
+        assert text == self.open(backend_spec).describe(), "describe() must be stable"
 
     # -- versions ---------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     new_lineage,
@@ -143,7 +144,7 @@ class EtcdBackend(Backend):
             )
         )
         self.lock = LeaseLock(self.client, self.layout.lock, config["lock_ttl"])
-        self.retention = int(config["retention"])
+        self.keep_versions = int(config["retention"])
         #: immutable chunk and object values by digest, so a second read is cheap
         self._cache: dict[str, bytes] = {}
         #: object digests each chunk refers to, by chunk ref
@@ -157,6 +158,10 @@ class EtcdBackend(Backend):
     def close(self) -> None:
         self.lock.close()
         self.client.close()
+
+    def retention(self) -> Retention:
+        keep = int(self.config["retention"])
+        return Retention("retention", keep, keep)
 
     # -- the three methods --
 
@@ -217,7 +222,7 @@ class EtcdBackend(Backend):
             if kv is None:
                 raise StoreError(
                     f"{self.describe()}: version {version} is not retained (retention "
-                    f"{self.retention}); see 'osa-inventory history'"
+                    f"{self.keep_versions}); see 'osa-inventory history'"
                 )
             return self._materialize(root_of(parse_record(kv)), revision)
 

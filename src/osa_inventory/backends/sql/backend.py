@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from osa_inventory.errors import ConfigError
-from osa_inventory.store.backend import Backend, LockHolder, Option, VersionInfo, WriteMeta
+from osa_inventory.store.backend import (
+    Backend,
+    LockHolder,
+    Option,
+    Retention,
+    VersionInfo,
+    WriteMeta,
+)
 
 if TYPE_CHECKING:
     from osa_inventory.backends.sql.database import InventoryDatabase
@@ -52,6 +59,10 @@ class SQLBackend(Backend):
 
     def close(self) -> None:
         self.db.close()
+
+    def retention(self) -> Retention:
+        keep = int(self.config["retention"])
+        return Retention("retention", keep, keep)
 
     # -- the three methods --
 
