@@ -46,6 +46,7 @@ from osa_inventory.store.backend import (
 )
 from osa_inventory.store.filelock import FileLock
 
+INVENTORY_FILE = "openstack_inventory.json"
 HISTORY_SUFFIX = ".history.json"
 LOCK_SUFFIX = ".lock"
 OUTSIDE = "changed outside osa-inventory"
@@ -104,8 +105,33 @@ class FileBackend(Backend):
         self.history_path = self.path.with_name(self.path.stem + HISTORY_SUFFIX)
         self.lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX))
 
+    url_schemes: ClassVar[tuple[str, ...]] = ("file",)
     #: after acquire_lock: the holder of a lock file whose process died
     stale_holder: LockHolder | None = None
+
+    @classmethod
+    def default_options(cls, config_dir: str | None, name: str) -> dict[str, str]:
+        """OSA's file in the config dir; ``openstack_inventory.NAME.json`` for a named one."""
+        if config_dir is None:
+            return {}
+        file_name = INVENTORY_FILE if name == "default" else f"openstack_inventory.{name}.json"
+        return {"path": str(Path(config_dir) / file_name)}
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """``file:///DIR/openstack_inventory.json[?backup_keep=N]``."""
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(
+                f"{url}: a file URL names a local path; write it like "
+                "file:///etc/openstack_deploy/openstack_inventory.json"
+            )
+        if not parts.path:
+            raise ConfigError(f"{url}: the file URL names no file")
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        return {**options, "path": unquote(parts.path)}
 
     def describe(self) -> str:
         return f"file:{self.path}"

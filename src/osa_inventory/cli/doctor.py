@@ -37,11 +37,11 @@ class Row:
 
 def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
     """Backend, schema, lock and history rows, and the stored inventory (None if unreadable)."""
-    from osa_inventory.cli.stores import plain_store
+    from osa_inventory.store import open_store
 
     rows: list[Row] = []
     try:  # the backend itself: never a local copy kept for outages
-        store = plain_store(settings, warn=lambda message: None)
+        store = open_store(settings, warn=lambda message: None, local_copy=False)
     except OsaInventoryError as exc:
         return [Row("backend", "FAIL", str(exc))], None
     try:

@@ -450,6 +450,8 @@ class Backend:
     shared_between_processes: ClassVar[bool] = True
     #: reached over the network: the front end keeps a local copy for outages
     network: ClassVar[bool] = False
+    #: options a read-only consumer (the Ansible plugin) uses unless given
+    reader_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}

@@ -55,11 +55,6 @@ def cache_key(backend: str, options: Mapping[str, Any], name: str, secret: set[s
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def is_network_backend(backend: Any) -> bool:
-    """Whether a backend (class or instance) declares ``network = True``."""
-    return bool(getattr(backend, "network", False))
-
-
 def _age(seconds: float) -> str:
     seconds = max(0.0, seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
@@ -303,9 +298,9 @@ def caching_store(
     **kwargs: Any,
 ) -> CachingStore:
     """A :class:`CachingStore` with its cache file named after the store's settings."""
-    declared = getattr(backend, "options", None)
-    secret = {key for key, option in (declared or {}).items() if getattr(option, "secret", False)}
-    key = cache_key(backend_name, options, inventory_name, secret)
+    from osa_inventory.store.registry import secret_options
+
+    key = cache_key(backend_name, options, inventory_name, secret_options(backend))
     return CachingStore(
         backend, cache=LocalCache(cache_dir() / f"{key}.json"), ttl=ttl, warn=warn, **kwargs
     )

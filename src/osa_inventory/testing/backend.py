@@ -30,7 +30,6 @@ parents) when it exists, and always uses a built-in sample.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -51,7 +50,7 @@ from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.settings import is_secret
-from osa_inventory.store import open_backend
+from osa_inventory.store import open_backend, store_label
 from osa_inventory.store.backend import (
     CanonicalReader,
     CurrentReader,
@@ -94,17 +93,12 @@ class BackendSpec:
         return open_backend(self.target, dict(self.options))
 
     def label(self, backend: Any) -> str:
-        """The Store label: the backend's own description, else target and options digest.
+        """The Store label, by the one rule (:func:`osa_inventory.store.store_label`).
 
         Every Store of one spec gets the same label, so that plugins without a
         lock of their own share the front end's local lock.
         """
-        describe = getattr(backend, "describe", None)
-        text = describe() if callable(describe) else ""
-        if text:
-            return str(text)
-        options = json.dumps(self.options, sort_keys=True, default=str)
-        return f"{self.target}#{hashlib.sha256(options.encode()).hexdigest()[:12]}"
+        return store_label(backend, self.target, self.options)
 
 
 # -- inventories -----------------------------------------------------------------------

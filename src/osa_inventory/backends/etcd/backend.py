@@ -102,6 +102,32 @@ class EtcdBackend(Backend):
         ),
     }
 
+    url_schemes: ClassVar[tuple[str, ...]] = ("etcd", "etcds")
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """``etcd[s]://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...][/PREFIX][?OPTION=VALUE...]``.
+
+        ``etcds`` is the same over https.
+        """
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise ConfigError(f"{url}: name the endpoints, like etcd://10.0.0.1:2379,10.0.0.2:2379")
+        credentials, _, endpoints = parts.netloc.rpartition("@")
+        found = {**dict(parse_qsl(parts.query, keep_blank_values=True)), "endpoints": endpoints}
+        if credentials:
+            user, _, password = credentials.partition(":")
+            found["user"] = unquote(user)
+            if password:
+                found["password"] = unquote(password)
+        if parts.path.strip("/"):
+            found["prefix"] = "/" + parts.path.strip("/")
+        if parts.scheme.lower() == "etcds":
+            found["protocol"] = "https"
+        return found
+
     # -- set-up --
 
     def configure(self) -> None:
