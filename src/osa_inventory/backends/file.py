@@ -265,6 +265,12 @@ class FileBackend(Backend):
     def write_version(
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
     ) -> VersionInfo:
+        return self.write_canonical(dumps_inventory(inventory).encode("ascii"), meta, expected)
+
+    def write_canonical(
+        self, new_bytes: bytes, meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        """:meth:`write_version` of the inventory whose canonical bytes are ``new_bytes``."""
         state = self._state()
         current = self._head_of(state)
         if _identity(current) != _identity(expected):
@@ -272,7 +278,6 @@ class FileBackend(Backend):
                 f"{self.path} moved on since it was read; rerun the command to work from the "
                 "new version"
             )
-        new_bytes = dumps_inventory(inventory).encode("ascii")
         lineage = state.lineage or new_lineage()
         entries = [replace(e, info=replace(e.info, lineage=lineage)) for e in state.entries]
         old_stat = None

@@ -26,6 +26,7 @@ capability                 methods
                            history
 :class:`CurrentReader`     ``read_current()``: head and content from one read
 :class:`CanonicalReader`   ``read_current_bytes()``: the head's canonical bytes
+:class:`CanonicalWriter`   ``write_canonical(data, ...)``: a version given those bytes
 :class:`FingerprintRecorder`  ``set_fingerprint``: remember the generator's inputs
 :class:`HostReader`        ``load_host(name)``: one host's variables, for ``--host``
 :class:`RetentionReporter` ``retention()``: how many versions are kept
@@ -57,6 +58,7 @@ __all__ = [
     "CAPABILITIES",
     "Backend",
     "CanonicalReader",
+    "CanonicalWriter",
     "Closable",
     "CurrentReader",
     "DefaultOptions",
@@ -338,6 +340,16 @@ class CanonicalReader(Protocol):
 
 
 @runtime_checkable
+class CanonicalWriter(Protocol):
+    """Stores a version given its canonical bytes, so the caller serialises only once."""
+
+    def write_canonical(
+        self, data: bytes, meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        """``write_version`` of the inventory whose ``dumps_inventory`` (ASCII) is ``data``."""
+
+
+@runtime_checkable
 class FingerprintRecorder(Protocol):
     """Remembers which generator inputs gave the head version (the fast ``--list``)."""
 
@@ -414,6 +426,7 @@ CAPABILITIES: dict[str, type] = {
     "versions": VersionedBackend,
     "snapshot-read": CurrentReader,
     "canonical-bytes": CanonicalReader,
+    "canonical-writes": CanonicalWriter,
     "fingerprints": FingerprintRecorder,
     "host-reads": HostReader,
     "retention": RetentionReporter,

@@ -29,7 +29,7 @@ from typing import Any
 
 from osa_inventory.errors import StoreUnavailable
 from osa_inventory.jsonio import dumps_inventory
-from osa_inventory.store.backend import LockHolder, VersionInfo, WriteMeta
+from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.store import CommitResult, Snapshot, Store
 
 FORMAT = 2  # 2: the body is the canonical serialisation, with its SHA-256 in the header
@@ -264,19 +264,12 @@ class CachingStore(Store):
             raise self._refuse("write the inventory")
         return super()._acquire()
 
-    def commit(
-        self,
-        inventory: dict[str, Any],
-        *,
-        base: Snapshot,
-        meta: WriteMeta,
-        force: bool = False,
-    ) -> CommitResult:
+    def _before_write(self, base: Snapshot) -> None:
         if self._served is not None and base is self._served.snapshot:
             raise self._refuse("write the inventory")
-        result = super().commit(inventory, base=base, meta=meta, force=force)
-        if result.changed:
-            self._keep(Snapshot(result.inventory, result.version))
+
+    def _written(self, result: CommitResult) -> CommitResult:
+        self._keep(Snapshot(result.inventory, result.version))
         return result
 
     def remember_fingerprint(

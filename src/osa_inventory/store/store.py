@@ -26,6 +26,7 @@ from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
     CanonicalReader,
+    CanonicalWriter,
     Closable,
     CurrentReader,
     FingerprintRecorder,
@@ -59,6 +60,8 @@ class CommitResult:
     changed: bool
     version: VersionInfo | None
     inventory: dict[str, Any]
+    #: the canonical bytes written, when the backend took them (CanonicalWriter)
+    data: bytes | None = None
 
 
 def local_lock_path(label: str) -> Path:
@@ -130,6 +133,14 @@ class Store:
         if not isinstance(self.backend, CanonicalReader):
             return None, None
         return self.backend.read_current_bytes()
+
+    def parse_canonical(self, version: VersionInfo | None, data: bytes) -> Snapshot:
+        """The snapshot whose canonical bytes :meth:`read_canonical` returned (no second read)."""
+        from osa_inventory.fileio import parse_bytes
+
+        inventory = parse_bytes(data, f"store {self.label}")
+        check_shape(inventory, f"store {self.label}")
+        return Snapshot(inventory, version)
 
     def head(self) -> VersionInfo | None:
         """The current version (None: an empty store, or one that keeps no versions)."""
@@ -236,15 +247,53 @@ class Store:
         """Write ``inventory`` computed from ``base``; the lock must be held."""
         if self._holder is None:
             raise StoreError("internal error: commit without holding the store lock")
+        self._before_write(base)
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
         if self._versions is None:
             self.backend.write(inventory)
-            return CommitResult(True, None, inventory)
+            return self._written(CommitResult(True, None, inventory))
         current = self._versions.head()
         self._check_base(base.version, current, force)
-        version = self._versions.write_version(inventory, meta, current)
-        return CommitResult(True, version, inventory)
+        return self._write_version(inventory, meta, current)
+
+    def write_if_current(
+        self, inventory: dict[str, Any], *, base: Snapshot, meta: WriteMeta
+    ) -> CommitResult:
+        """Write ``inventory`` as the version after ``base``; the lock must be held.
+
+        The backend's compare-and-swap is the only check: StaleWrite when the
+        store moved since ``base`` was read (the caller then reads it again).
+        A backend without versions cannot tell, so it gets :meth:`commit`.
+        """
+        if self._holder is None:
+            raise StoreError("internal error: write without holding the store lock")
+        if self._versions is None:
+            return self.commit(inventory, base=base, meta=meta)
+        self._before_write(base)
+        if inventory == base.inventory:
+            return CommitResult(False, base.version, base.inventory)
+        return self._write_version(inventory, meta, base.version)
+
+    def _write_version(
+        self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
+    ) -> CommitResult:
+        assert self._versions is not None
+        if isinstance(self.backend, CanonicalWriter):  # serialised once, here
+            from osa_inventory.jsonio import dumps_inventory
+
+            data = dumps_inventory(inventory).encode("ascii")
+            version = self.backend.write_canonical(data, meta, expected)
+            return self._written(CommitResult(True, version, inventory, data))
+        version = self._versions.write_version(inventory, meta, expected)
+        return self._written(CommitResult(True, version, inventory))
+
+    def _before_write(self, base: Snapshot) -> None:
+        """Hook: refuse to write from ``base`` (the caching store refuses its local copy)."""
+
+    def _written(self, result: CommitResult) -> CommitResult:
+        """Hook: a new version was written (the caching store keeps a copy)."""
+        return result
 
     def append_version(self, inventory: dict[str, Any], meta: WriteMeta) -> VersionInfo | None:
         """Write ``inventory`` on top of the current head as it is (migrate); lock held.

@@ -53,6 +53,7 @@ from osa_inventory.settings import is_secret
 from osa_inventory.store import open_backend, store_label
 from osa_inventory.store.backend import (
     CanonicalReader,
+    CanonicalWriter,
     CurrentReader,
     Describable,
     FingerprintRecorder,
@@ -534,6 +535,23 @@ class BackendConformance:
                 assert data == dumps_inventory(inventory).encode("ascii"), (
                     "read_current_bytes() must be exactly dumps_inventory() of the content"
                 )
+
+    def test_write_canonical_stores_those_bytes(self, backend_spec: BackendSpec) -> None:
+        store = self.empty_store(backend_spec)
+        backend = store.backend
+        if not isinstance(backend, CanonicalWriter):
+            pytest.skip(f"{type(backend).__name__} has no write_canonical")
+        self.require_versions(backend)
+        meta = WriteMeta.for_this_process(message="canonical", command="conformance")
+        data = dumps_inventory(unicode_inventory()).encode("ascii")
+        written = backend.write_canonical(data, meta, None)
+        assert self.open(backend_spec).load() == unicode_inventory()
+        assert store.read().version == written
+        if isinstance(backend, CanonicalReader):
+            assert self.open(backend_spec).read_current_bytes() == (written, data)
+        with pytest.raises(StaleWrite):  # a compare-and-swap like write_version
+            backend.write_canonical(dumps_inventory(sample_inventory()).encode(), meta, None)
+        assert self.open(backend_spec).load() == unicode_inventory()
 
     def test_fingerprint_is_read_back(self, backend_spec: BackendSpec) -> None:
         store = self.empty_store(backend_spec)
