@@ -59,4 +59,4 @@ def set_ini_option(path: Path, section: str, key: str, value: str) -> None:
 
 def _is_section(line: str, section: str) -> bool:
     match = _SECTION_RE.match(line)
-    return bool(match) and match.group("name").strip() == section
+    return match is not None and match.group("name").strip() == section

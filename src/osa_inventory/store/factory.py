@@ -45,7 +45,7 @@ def open_backend(
         chosen.setdefault("name", inventory_name)
     instance = backend_class()
     instance.register(chosen)
-    return instance  # type: ignore[no-any-return]
+    return instance
 
 
 def store_label(backend: object, backend_name: str, options: Mapping[str, Any]) -> str:

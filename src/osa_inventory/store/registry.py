@@ -115,11 +115,11 @@ def _load_plugin(name: str) -> Any:
 
     failures: list[str] = []
 
-    def on_failure(_manager: Any, entrypoint: Any, exc: Exception) -> None:
+    def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
         failures.append(f"{entrypoint.value}: {exc}")
 
     try:
-        manager = driver.DriverManager(
+        manager: driver.DriverManager[Any] = driver.DriverManager(
             NAMESPACE, name, invoke_on_load=False, on_load_failure_callback=on_failure
         )
     except NoMatches:
@@ -222,7 +222,7 @@ def list_backends() -> list[BackendInfo]:
 
     broken: dict[str, BackendInfo] = {}
 
-    def on_failure(_manager: Any, entrypoint: Any, exc: Exception) -> None:
+    def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
         broken[entrypoint.name] = BackendInfo(
             name=entrypoint.name,
             target=entrypoint.value,
@@ -231,7 +231,7 @@ def list_backends() -> list[BackendInfo]:
             distribution=_distribution(entrypoint),
         )
 
-    manager = extension.ExtensionManager(
+    manager: extension.ExtensionManager[Any] = extension.ExtensionManager(
         NAMESPACE, invoke_on_load=False, on_load_failure_callback=on_failure
     )
     result = dict(broken)
