@@ -164,7 +164,7 @@ def make_deployment(
         require_module("osa_inventory.backends.sql")
         options = {"url": f"sqlite:///{tmp_path / 'inventory.db'}"}
     elif kind == "postgresql":
-        import services
+        from osa_inventory.testing import servers as services
 
         server = request.getfixturevalue("pg_server")
         database = f"ops_{uuid.uuid4().hex[:10]}"

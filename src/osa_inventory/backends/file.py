@@ -294,7 +294,8 @@ class FileBackend(Backend):
         entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
         self._write_history(lineage, entries)
         try:
-            atomic_write(self.path, lambda f: f.write(new_bytes), old_stat)
+            target = Path(os.path.realpath(self.path))  # a symbolic link is written through
+            atomic_write(target, lambda f: f.write(new_bytes), old_stat)
         except OSError as exc:
             raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         return replace(info, extra={**info.extra, "digest": entries[-1].sha256})

@@ -19,7 +19,6 @@ file, never a truncated one. Symbolic links are written through, not replaced.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import stat
@@ -29,7 +28,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.fileio import atomic_write, parse_bytes
-from osa_inventory.jsonio import dumps_inventory
 
 if TYPE_CHECKING:  # tarfile, tempfile and datetime are imported when writing, not on reads
     import tarfile
@@ -40,7 +38,11 @@ BACKUP_NAME = "backup_openstack_inventory.tar"
 
 
 class FileStore:
-    """The inventory as an OSA-compatible JSON file with a tar of earlier versions."""
+    """The tar of earlier versions next to an OSA-compatible inventory file.
+
+    The file itself, and the history, are the file backend's
+    (:mod:`osa_inventory.backends.file`).
+    """
 
     def __init__(self, path: str | os.PathLike[str], backup_keep: int = 15) -> None:
         """Store the inventory in ``path``; keep at most ``backup_keep`` backups (0: none)."""
@@ -49,40 +51,6 @@ class FileStore:
         self.path = Path(path)
         self.backup_path = self.path.with_name(backup_name_for(self.path.name))
         self.backup_keep = backup_keep
-
-    def load(self) -> dict[str, Any] | None:
-        """Return the stored inventory, or None when the file does not exist."""
-        data = _read_file(self.path)
-        return None if data is None else parse_bytes(data, str(self.path))
-
-    def write(self, inventory: dict[str, Any]) -> bool:
-        """Store ``inventory``; return False, touching nothing, if it is already stored.
-
-        The current file, if any, first goes to the backup tar; a file that does not
-        parse counts as different and is backed up as it is.
-        """
-        new = dumps_inventory(inventory).encode("ascii")
-        target = Path(os.path.realpath(self.path))
-        old, old_stat = b"", None
-        try:
-            with open(target, "rb") as f:
-                old = f.read()
-                old_stat = os.fstat(f.fileno())
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise _unavailable("read inventory", target, exc) from exc
-
-        if old_stat is not None:
-            if _same_json(old, new):
-                return False
-            if self.backup_keep:
-                self.backup(old, old_stat)
-        try:
-            atomic_write(target, lambda f: f.write(new), old_stat)
-        except OSError as exc:
-            raise _unavailable("write inventory", target, exc) from exc
-        return True
 
     def backup_members(self) -> list[str]:
         """Names of the members of the backup tar, oldest first."""
@@ -158,26 +126,6 @@ def backup_name_for(inventory_file: str) -> str:
 
 def _unavailable(action: str, path: os.PathLike[str] | str, exc: OSError) -> StoreUnavailable:
     return StoreUnavailable(f"cannot {action} {path}: {exc.strerror or exc}")
-
-
-def _read_file(path: Path) -> bytes | None:
-    """The bytes of ``path``, or None when it does not exist."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _unavailable("read inventory", path, exc) from exc
-
-
-def _same_json(old: bytes, new: bytes) -> bool:
-    """Whether ``old`` holds the same JSON value as ``new`` (False if it does not parse)."""
-    if old == new:
-        return True
-    try:
-        return json.loads(old) == json.loads(new)
-    except (ValueError, RecursionError):
-        return False
 
 
 @contextlib.contextmanager

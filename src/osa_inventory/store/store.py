@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -382,7 +381,8 @@ class Store:
         """Lock, read, apply ``change`` to the stored inventory, write if it changed.
 
         ``change`` must return a new inventory and leave its argument untouched
-        (the generator does; use :func:`copy_inventory` to edit a copy).
+        (the generator does; use :func:`osa_inventory.inventory.copy_inventory` to edit a
+        copy).
         """
         with self.locked():
             base = self.read()
@@ -398,8 +398,3 @@ class Store:
     def close(self) -> None:
         if isinstance(self.backend, Closable):
             self.backend.close()
-
-
-def copy_inventory(inventory: dict[str, Any]) -> dict[str, Any]:
-    """An independent copy, so a change function cannot touch the base snapshot."""
-    return json.loads(json.dumps(inventory))

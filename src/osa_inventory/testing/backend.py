@@ -47,7 +47,7 @@ from typing import Any
 import pytest
 
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
-from osa_inventory.inventory import empty_inventory
+from osa_inventory.inventory import copy_inventory, empty_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.settings import is_secret
 from osa_inventory.store import open_backend, store_label
@@ -66,7 +66,7 @@ from osa_inventory.store.backend import (
     current_user,
 )
 from osa_inventory.store.registry import load_backend_class
-from osa_inventory.store.store import Store, copy_inventory
+from osa_inventory.store.store import Store
 
 __all__ = [
     "BackendConformance",
