@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from osa_inventory import debuglog
+from osa_inventory.debuglog import debug, warning
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
@@ -89,7 +89,7 @@ class Store:
         self.label = label or getattr(backend, "name", "") or type(backend).__name__
         self.lock_timeout = lock_timeout
         self.lock_ttl = lock_ttl
-        self.warn = warn or (lambda message: debuglog.warning("%s", message))
+        self.warn = warn or (lambda message: warning("%s", message))
         self._versions = backend if isinstance(backend, VersionedBackend) else None
         self.versioned = self._versions is not None
         if isinstance(backend, LockingBackend):
@@ -362,7 +362,7 @@ class Store:
             recorder.set_fingerprint(current, fingerprint, list(warnings or ()))
             return True
         except StoreError as exc:
-            debuglog.debug("could not record the input fingerprint: %s", exc)
+            debug("could not record the input fingerprint: %s", exc)
             return False
         finally:
             with contextlib.suppress(StoreError):
