@@ -208,12 +208,20 @@ def _url_backends(failures: list[str]) -> Iterator[tuple[str, Any]]:
             continue
         if isinstance(backend_class, URLBackend):
             yield name, backend_class
-    for info in list_backends():
-        if info.name in BUILTIN_BACKENDS:
+    # importlib.metadata, not stevedore: stevedore keeps a namespace's entry points for
+    # the life of the process, and a URL's lookup must not freeze them for later ones
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=NAMESPACE):
+        if entry.name in BUILTIN_BACKENDS:
             continue
-        backend_class = find_backend_class(info.name)
+        try:
+            backend_class = entry.load()
+        except Exception as exc:  # a broken plugin may raise anything on import
+            failures.append(f"backend {entry.name} failed to load ({entry.value}: {exc})")
+            continue
         if isinstance(backend_class, URLBackend):
-            yield info.name, backend_class
+            yield entry.name, backend_class
 
 
 def list_backends() -> list[BackendInfo]:
