@@ -462,9 +462,9 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
 
 @pytest.fixture(scope="module")
 def pg_server() -> Iterable[Any]:
-    """A PostgreSQL server of this module's own (tests/services.py)."""
+    """A PostgreSQL server of this module's own (osa_inventory.testing.servers)."""
     require_module("osa_inventory.backends.sql")
-    import services
+    from osa_inventory.testing import servers as services
 
     missing = services.missing_message("postgresql")
     if missing:
@@ -476,9 +476,9 @@ def pg_server() -> Iterable[Any]:
 
 @pytest.fixture(scope="module")
 def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
-    """A one-member etcd of this module's own (tests/etcd_cluster.py)."""
+    """A one-member etcd of this module's own (osa_inventory.testing.etcd_cluster)."""
     require_module("osa_inventory.backends.etcd")
-    from etcd_cluster import EtcdCluster, etcd_binary
+    from osa_inventory.testing.etcd_cluster import EtcdCluster, etcd_binary
 
     binary = etcd_binary()
     if binary is None:

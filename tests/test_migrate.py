@@ -143,7 +143,7 @@ def snapshot_of(place: Place, tmp_path: Path) -> Any:
 def test_round_trip_file_sqlite_postgresql_etcd_file(
     source_store: tuple[Path, Place], tmp_path: Path, pg_server: Any, etcd_endpoints: str
 ) -> None:
-    import services
+    from osa_inventory.testing import servers as services
 
     require_module("osa_inventory.backends.sql")
     config, origin = source_store

@@ -1,4 +1,4 @@
-"""Default locations, importable without pulling in YAML or the generator."""
+"""Default locations and limits, importable without pulling in YAML or the generator."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 
 DEFAULT_CONFIG_DIR = "/etc/openstack_deploy"
 DEFAULT_OSA_ROOT = "/opt/openstack-ansible"
+#: seconds a writer waits for the store lock (osa.ini ``lock_timeout``, ``--lock-timeout``)
+DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 def default_config_dir() -> str:

@@ -31,8 +31,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from osa_inventory.backends.osafile import FileStore, atomic_write, parse_bytes
+from osa_inventory.backends.osafile import FileStore
 from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
+from osa_inventory.fileio import atomic_write, parse_bytes
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import (
@@ -40,6 +41,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     fingerprint_extra,
@@ -47,6 +49,7 @@ from osa_inventory.store.backend import (
 )
 from osa_inventory.store.filelock import FileLock
 
+INVENTORY_FILE = "openstack_inventory.json"
 HISTORY_SUFFIX = ".history.json"
 LOCK_SUFFIX = ".lock"
 OUTSIDE = "changed outside osa-inventory"
@@ -109,8 +112,41 @@ class FileBackend(Backend):
         self.history_path = self.path.with_name(self.path.stem + HISTORY_SUFFIX)
         self.lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX))
 
+    url_schemes: ClassVar[tuple[str, ...]] = ("file",)
+    #: after acquire_lock: the holder of a lock file whose process died
+    stale_holder: LockHolder | None = None
+
+    @classmethod
+    def default_options(cls, config_dir: str | None, name: str) -> dict[str, str]:
+        """OSA's file in the config dir; ``openstack_inventory.NAME.json`` for a named one."""
+        if config_dir is None:
+            return {}
+        file_name = INVENTORY_FILE if name == "default" else f"openstack_inventory.{name}.json"
+        return {"path": str(Path(config_dir) / file_name)}
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """``file:///DIR/openstack_inventory.json[?backup_keep=N]``."""
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(
+                f"{url}: a file URL names a local path; write it like "
+                "file:///etc/openstack_deploy/openstack_inventory.json"
+            )
+        if not parts.path:
+            raise ConfigError(f"{url}: the file URL names no file")
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        return {**options, "path": unquote(parts.path)}
+
     def describe(self) -> str:
         return f"file:{self.path}"
+
+    def retention(self) -> Retention:
+        """``backup_keep`` versions in the tar, the current one included."""
+        keep = int(self.config["backup_keep"])
+        return Retention("backup_keep", keep, keep)
 
     # -- the three methods --
 
@@ -252,6 +288,12 @@ class FileBackend(Backend):
     def write_version(
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
     ) -> VersionInfo:
+        return self.write_canonical(dumps_inventory(inventory).encode("ascii"), meta, expected)
+
+    def write_canonical(
+        self, new_bytes: bytes, meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        """:meth:`write_version` of the inventory whose canonical bytes are ``new_bytes``."""
         state = self._state()
         current = self._head_of(state)
         if _identity(current) != _identity(expected):
@@ -259,7 +301,6 @@ class FileBackend(Backend):
                 f"{self.path} moved on since it was read; rerun the command to work from the "
                 "new version"
             )
-        new_bytes = dumps_inventory(inventory).encode("ascii")
         lineage = state.lineage or new_lineage()
         entries = [replace(e, info=replace(e.info, lineage=lineage)) for e in state.entries]
         old_stat = None
@@ -283,7 +324,8 @@ class FileBackend(Backend):
         entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
         self._write_history(lineage, entries)
         try:
-            atomic_write(self.path, lambda f: f.write(new_bytes), old_stat)
+            target = Path(os.path.realpath(self.path))  # a symbolic link is written through
+            atomic_write(target, lambda f: f.write(new_bytes), old_stat)
         except OSError as exc:
             raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         return replace(info, extra={**info.extra, "digest": entries[-1].sha256})

@@ -19,6 +19,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     fingerprint_extra,
@@ -59,6 +60,10 @@ class MemoryBackend(Backend):
 
     def describe(self) -> str:
         return f"memory:{self.config['name']}"
+
+    def retention(self) -> Retention:
+        keep = int(self.config["retention"])
+        return Retention("retention", keep, keep)
 
     # -- the three methods --
 

@@ -19,30 +19,31 @@ file, never a truncated one. Symbolic links are written through, not replaced.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
-import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
-from osa_inventory.jsonio import dumps_inventory, loads_inventory
+from osa_inventory.fileio import NEW_FILE_MODE, atomic_write, parse_bytes
 
 if TYPE_CHECKING:  # tarfile, tempfile and datetime are imported when writing, not on reads
     import tarfile
 
-__all__ = ["BACKUP_NAME", "FileStore", "atomic_write", "parse_bytes"]
+__all__ = ["BACKUP_NAME", "FileStore"]
 
 BACKUP_NAME = "backup_openstack_inventory.tar"
-NEW_FILE_MODE = 0o600
 
 
 class FileStore:
-    """The inventory as an OSA-compatible JSON file with a tar of earlier versions."""
+    """The tar of earlier versions next to an OSA-compatible inventory file.
+
+    The file itself, and the history, are the file backend's
+    (:mod:`osa_inventory.backends.file`).
+    """
 
     def __init__(self, path: str | os.PathLike[str], backup_keep: int = 15) -> None:
         """Store the inventory in ``path``; keep at most ``backup_keep`` backups (0: none)."""
@@ -51,40 +52,6 @@ class FileStore:
         self.path = Path(path)
         self.backup_path = self.path.with_name(backup_name_for(self.path.name))
         self.backup_keep = backup_keep
-
-    def load(self) -> dict[str, Any] | None:
-        """Return the stored inventory, or None when the file does not exist."""
-        data = _read_file(self.path)
-        return None if data is None else parse_bytes(data, str(self.path))
-
-    def write(self, inventory: dict[str, Any]) -> bool:
-        """Store ``inventory``; return False, touching nothing, if it is already stored.
-
-        The current file, if any, first goes to the backup tar; a file that does not
-        parse counts as different and is backed up as it is.
-        """
-        new = dumps_inventory(inventory).encode("ascii")
-        target = Path(os.path.realpath(self.path))
-        old, old_stat = b"", None
-        try:
-            with open(target, "rb") as f:
-                old = f.read()
-                old_stat = os.fstat(f.fileno())
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise _unavailable("read inventory", target, exc) from exc
-
-        if old_stat is not None:
-            if _same_json(old, new):
-                return False
-            if self.backup_keep:
-                self.backup(old, old_stat)
-        try:
-            atomic_write(target, lambda f: f.write(new), old_stat)
-        except OSError as exc:
-            raise _unavailable("write inventory", target, exc) from exc
-        return True
 
     def backup_members(self) -> list[str]:
         """Names of the members of the backup tar, oldest first."""
@@ -192,38 +159,6 @@ def _unavailable(action: str, path: os.PathLike[str] | str, exc: OSError) -> Sto
     return StoreUnavailable(f"cannot {action} {path}: {exc.strerror or exc}")
 
 
-def _read_file(path: Path) -> bytes | None:
-    """The bytes of ``path``, or None when it does not exist."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _unavailable("read inventory", path, exc) from exc
-
-
-def parse_bytes(data: bytes, source: str) -> dict[str, Any]:
-    """Parse stored inventory bytes; a one-line StoreCorrupt names ``source``."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise StoreCorrupt(
-            f"{source}: not UTF-8 text (byte {exc.start}); restore a good copy, "
-            f"e.g. from {BACKUP_NAME} next to it"
-        ) from exc
-    return loads_inventory(text, source)
-
-
-def _same_json(old: bytes, new: bytes) -> bool:
-    """Whether ``old`` holds the same JSON value as ``new`` (False if it does not parse)."""
-    if old == new:
-        return True
-    try:
-        return json.loads(old) == json.loads(new)
-    except (ValueError, RecursionError):
-        return False
-
-
 @contextlib.contextmanager
 def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
     """Open the tar at ``path`` for reading; None when it is missing or empty."""
@@ -249,55 +184,3 @@ def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
             raise StoreCorrupt(
                 f"backup archive {path} is unreadable ({exc}); move it aside and retry"
             ) from exc
-
-
-def atomic_write(
-    target: Path, fill: Callable[[BinaryIO], object], like: os.stat_result | None
-) -> None:
-    """Replace ``target`` by what ``fill`` writes, atomically and durably.
-
-    The new file gets the mode (and, where allowed, owner) of ``like``, the stat of the
-    file it replaces, or mode 0600 when there is none. Raises OSError, leaving
-    ``target`` and its directory as they were.
-    """
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fill(f)
-            f.flush()
-            _copy_owner_and_mode(f.fileno(), like)
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _copy_owner_and_mode(fd: int, like: os.stat_result | None) -> None:
-    if like is None:
-        os.fchmod(fd, NEW_FILE_MODE)
-        return
-    current = os.fstat(fd)
-    if (current.st_uid, current.st_gid) != (like.st_uid, like.st_gid):
-        # Only root may give a file away; others may still keep the group.
-        try:
-            os.fchown(fd, like.st_uid, like.st_gid)
-        except PermissionError:
-            with contextlib.suppress(PermissionError):
-                os.fchown(fd, -1, like.st_gid)
-    os.fchmod(fd, stat.S_IMODE(like.st_mode))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)

@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 from osa_inventory.cli.common import open_store_from, store_flags, warn
-from osa_inventory.debuglog import debug
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,86 +58,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_inventory.fingerprint import input_fingerprint
+    from osa_inventory.run import Inputs, host_vars, preview, refresh
 
-    fingerprint = "" if args.regenerate else input_fingerprint(args.config, args.environment)
+    inputs = Inputs(args.config, args.environment)
     store = open_store_from(args)
     try:
-        if fingerprint and args.host is None and not args.check:
-            version, data = store.read_canonical()
-            if data is not None and version is not None and version.fingerprint == fingerprint:
-                debug("inputs unchanged since version %s: served its bytes", version.version)
-                for message in version.warnings:
-                    warn(message)
-                sys.stdout.buffer.write(data + b"\n")
-                return 0
-        snapshot = store.read()
-        stored = snapshot.version.fingerprint if snapshot.version else ""
-        if fingerprint and stored == fingerprint and not args.check:
-            debug("inputs unchanged since version %s: served as stored", snapshot.version)
-            for message in snapshot.version.warnings:
-                warn(message)
-            inventory = snapshot.inventory
+        if args.check:
+            return _report_check(preview(store, inputs, warn=warn))
+        command = ("osa-inventory " + " ".join(sys.argv[1:])).strip()
+        options = {"message": args.message, "command": command, "regenerate": args.regenerate}
+        if args.host is not None:
+            hostvars = host_vars(store, inputs, args.host, warn=warn, **options)
         else:
-            result = _generate(args, snapshot)
-            inventory = result.inventory
-            if args.check:
-                if not result.unknown_groups:
-                    print("Configuration ok!")
-                    return 0
-                # with unknown keys OSA prints the inventory (and writes it; we do not)
-            elif inventory != snapshot.inventory:
-                inventory = _store(store, args, snapshot, result, fingerprint)
-            elif fingerprint:
-                store.remember_fingerprint(snapshot, fingerprint, result.warnings)
+            result = refresh(store, inputs, warn=warn, **options)
     finally:
         store.close()
-    _print(args, inventory)
+    if args.host is not None:
+        sys.stdout.write(json.dumps(hostvars, sort_keys=True))
+        sys.stdout.write("\n")
+    elif result.data is not None and not result.generated:  # served as stored: bytes as they are
+        sys.stdout.buffer.write(result.data + b"\n")
+    else:
+        sys.stdout.write(result.text())
+        sys.stdout.write("\n")
     return 0
 
 
-def _generate(args: argparse.Namespace, snapshot: Any) -> Any:
-    from osa_inventory.generate import generate
-    from osa_inventory.sources import load_environment, load_user_config
+def _report_check(result: Any) -> int:
+    """OSA's ``--check``: 'Configuration ok!', or with unknown groups (already warned
+    about) the inventory it would write; nothing is written either way."""
+    if not result.unknown_groups:
+        print("Configuration ok!")
+        return 0
+    from osa_inventory.jsonio import dumps_inventory
 
-    args.user_config = load_user_config(args.config)
-    args.environment_data = load_environment(args.environment, args.config)
-    result = generate(args.user_config, args.environment_data, snapshot.inventory)
-    for message in result.warnings:
-        warn(message)
-    return result
-
-
-def _store(
-    store: Any, args: argparse.Namespace, snapshot: Any, result: Any, fingerprint: str
-) -> dict[str, Any]:
-    """Write under the lock, regenerating if another writer got there first."""
-    from osa_inventory.generate import generate
-
-    def change(current: dict[str, Any]) -> dict[str, Any]:
-        if current == snapshot.inventory:
-            return result.inventory
-        debug("store changed while generating; regenerating from the new version")
-        return generate(args.user_config, args.environment_data, current).inventory
-
-    command = "osa-inventory " + " ".join(sys.argv[1:])
-    outcome = store.update(
-        change,
-        message=args.message,
-        command=command.strip(),
-        fingerprint=fingerprint,
-        warnings=result.warnings,
-    )
-    debug("stored: changed=%s version=%s", outcome.changed, outcome.version)
-    return outcome.inventory
-
-
-def _print(args: argparse.Namespace, inventory: dict[str, Any]) -> None:
-    if args.host is not None:
-        hostvars = inventory["_meta"]["hostvars"].get(args.host, {})
-        sys.stdout.write(json.dumps(hostvars, sort_keys=True))
-    else:
-        from osa_inventory.jsonio import dumps_inventory
-
-        sys.stdout.write(dumps_inventory(inventory))
-    sys.stdout.write("\n")
+    sys.stdout.write(dumps_inventory(result.inventory) + "\n")
+    return 0

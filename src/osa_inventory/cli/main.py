@@ -58,8 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from osa_inventory.cli import inventory
 
-        args = inventory.build_parser().parse_args(argv)
+        parser = inventory.build_parser()
+        args = parser.parse_args(argv)
         func = inventory.run
+        if args.version and args.list:  # --list sits outside the group: it may go with --check
+            parser.error("argument --version: not allowed with argument --list")
         if args.version:
             from osa_inventory.cli.version import version_command
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.backends.osafile import parse_bytes
 from osa_inventory.errors import ConfigError, StoreCorrupt
+from osa_inventory.fileio import parse_bytes
 from osa_inventory.inventory import check_shape, hostvars_of
 
 LATEST = "latest"

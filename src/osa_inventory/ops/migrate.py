@@ -16,7 +16,6 @@ from typing import Any
 
 from osa_inventory.errors import ConfigError, StaleWrite, StoreError
 from osa_inventory.inventory import empty_inventory, hostvars_of
-from osa_inventory.ops.retention import retention_of
 from osa_inventory.store.backend import VersionInfo, WriteMeta
 from osa_inventory.store.store import Snapshot, Store
 
@@ -139,15 +138,8 @@ def migrate(
         if _identity(target.read()) != _identity(existing):
             raise StaleWrite(f"target {target.label} changed since it was checked; rerun")
         for done, version in enumerate(versions, 1):
-            if target.versioned:
-                meta = _meta_for(version.info, source.label, command)
-                written = target.backend.write_version(
-                    version.inventory, meta, target.backend.head()
-                )
-                report.written.append(written)
-            else:
-                target.backend.write(version.inventory)
-                report.written.append(None)
+            meta = _meta_for(version.info, source.label, command)
+            report.written.append(target.append_version(version.inventory, meta))
             progress("write", done, len(versions))
     numbers = [v.info.version for v in versions if v.info is not None]
     written = [w.version for w in report.written if w is not None]
@@ -176,7 +168,7 @@ def _fit_target(
                 f"{target.label} keeps no history: copying the current inventory only"
             )
         return versions[-1:]
-    retention = retention_of(target.backend)
+    retention = target.retention()
     if retention and retention.versions and len(versions) > retention.versions:
         dropped = len(versions) - retention.versions
         report.notes.append(
