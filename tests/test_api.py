@@ -79,7 +79,7 @@ def test_a_store_opened_by_url(tmp_path: Path, env_dir: Path) -> None:
         result = refresh(store, Inputs(config, env_dir))
         assert json.loads(path.read_text()) == result.inventory
         assert store.label == f"file:{path}"
-        assert store.retention().versions == 4
+        assert store.retention().versions == 3
     finally:
         store.close()
 

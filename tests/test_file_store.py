@@ -105,23 +105,25 @@ def test_changed_write_backs_up_previous_file(tmp_path: Path, store: FileBackend
     store.write(inventory(1))
     previous = (tmp_path / INVENTORY).read_bytes()
     store.write(inventory(2))
-    [(name, data)] = tar_members(tmp_path / BACKUP_NAME)
-    assert MEMBER_RE.fullmatch(name)
-    assert data == previous
-    assert store.files.backup_members() == [name]
-    assert store.files.read_backup(name) == inventory(1)
+    members = tar_members(tmp_path / BACKUP_NAME)
+    # every version goes to the tar as it is written: the previous one and the current one
+    assert [data for _, data in members] == [previous, (tmp_path / INVENTORY).read_bytes()]
+    names = [name for name, _ in members]
+    assert all(MEMBER_RE.fullmatch(name) for name in names)
+    assert store.files.backup_members() == names
+    assert store.files.read_backup(names[0]) == inventory(1)
     assert store.load() == inventory(2)
 
 
 def test_backups_within_one_second_get_distinct_names(store: FileBackend) -> None:
-    for version in range(6):  # 5 backups well under a second: two share a second
+    for version in range(6):  # 6 versions well under a second: two share a second
         store.write(inventory(version))
     names = store.files.backup_members()
-    assert len(names) == 5
-    assert len(set(names)) == 5
+    assert len(names) == 6
+    assert len(set(names)) == 6
     assert all(MEMBER_RE.fullmatch(name) for name in names)
     assert any(MEMBER_RE.fullmatch(name)[1] for name in names)
-    assert [store.files.read_backup(name) for name in names] == [inventory(v) for v in range(5)]
+    assert [store.files.read_backup(name) for name in names] == [inventory(v) for v in range(6)]
 
 
 def test_retention_keeps_newest(tmp_path: Path) -> None:
@@ -130,7 +132,8 @@ def test_retention_keeps_newest(tmp_path: Path) -> None:
         store.write(inventory(version))
     members = tar_members(tmp_path / BACKUP_NAME)
     assert [name for name, _ in members] == store.files.backup_members()
-    assert [json.loads(data) for _, data in members] == [inventory(v) for v in (1, 2, 3)]
+    # backup_keep counts the current version too
+    assert [json.loads(data) for _, data in members] == [inventory(v) for v in (2, 3, 4)]
     assert store.load() == inventory(4)
 
 
@@ -182,7 +185,8 @@ def test_non_utf8_file_is_corrupt(tmp_path: Path, store: FileBackend) -> None:
 def test_writing_over_a_corrupt_file_backs_it_up(tmp_path: Path, store: FileBackend) -> None:
     (tmp_path / INVENTORY).write_bytes(b"{not json")
     store.write(inventory(1))
-    assert [data for _, data in tar_members(tmp_path / BACKUP_NAME)] == [b"{not json"]
+    datas = [data for _, data in tar_members(tmp_path / BACKUP_NAME)]
+    assert datas == [b"{not json", (tmp_path / INVENTORY).read_bytes()]
     assert store.load() == inventory(1)
 
 
@@ -227,8 +231,11 @@ sys.exit(1)
 
 @pytest.mark.parametrize(
     ("hosts_before", "hosts_now", "failing"),
-    [(1, 2000, INVENTORY), (400, 10, BACKUP_NAME)],
-    ids=["inventory", "backup"],
+    # every version goes to the tar before the inventory file is replaced, and the tar is
+    # the larger file: it is the one that hits the limit, whether the new version is big
+    # or the tar already is
+    [(1, 2000, BACKUP_NAME), (400, 10, BACKUP_NAME)],
+    ids=["big-version", "big-tar"],
 )
 def test_full_disk_leaves_previous_files(
     tmp_path: Path, store: FileBackend, hosts_before: int, hosts_now: int, failing: str
@@ -265,12 +272,12 @@ def test_tar_is_standard(tmp_path: Path, store: FileBackend) -> None:
         store.write(inventory(version))
     with tarfile.open(tmp_path / BACKUP_NAME) as tar:
         members = tar.getmembers()
-        assert [json.load(tar.extractfile(m)) for m in members] == [inventory(v) for v in range(3)]
+        assert [json.load(tar.extractfile(m)) for m in members] == [inventory(v) for v in range(4)]
     assert all(m.isreg() and MEMBER_RE.fullmatch(m.name) for m in members)
     # OSA appends to the tar in "a" mode; that must keep working on our file.
     with tarfile.open(tmp_path / BACKUP_NAME, "a") as tar:
         tar.add(tmp_path / INVENTORY, arcname="openstack_inventory.json-20240101_000000.json")
-    assert len(store.files.backup_members()) == 4
+    assert len(store.files.backup_members()) == 5
 
 
 def test_osa_tar_is_kept(tmp_path: Path, store: FileBackend) -> None:
@@ -281,9 +288,10 @@ def test_osa_tar_is_kept(tmp_path: Path, store: FileBackend) -> None:
             tar.add(tmp_path / INVENTORY, arcname="openstack_inventory.json-20240101_000000.json")
     store.write(inventory(2))
     names = store.files.backup_members()
-    assert names[:2] == ["openstack_inventory.json-20240101_000000.json"] * 2
-    assert len(names) == 3
-    assert store.files.read_backup(names[0]) == store.files.read_backup(names[2]) == inventory(1)
+    assert names[1:3] == ["openstack_inventory.json-20240101_000000.json"] * 2
+    assert len(names) == 4
+    assert store.files.read_backup(names[0]) == store.files.read_backup(names[1]) == inventory(1)
+    assert store.files.read_backup(names[3]) == inventory(2)
 
 
 def test_read_backup_unknown_member(store: FileBackend) -> None:

@@ -164,7 +164,7 @@ def test_host_output_is_the_same_through_load_host(
     listed = generate_cli(config, env_dir, *flags, "--list")
     assert listed.returncode == 0, listed.stderr
     hostvars = hostvars_of(json.loads(listed.stdout))
-    log = tmp_path / "osa-inventory.log"
+    log = tmp_path / "inventory.log"
     for name in sorted(hostvars)[:3]:
         shown = generate_cli(config, env_dir, *flags, "--host", name, "--debug", cwd=tmp_path)
         assert shown.returncode == 0, shown.stderr
