@@ -1,7 +1,7 @@
 # osa-inventory developer tasks.
 #
 #   make demo    build the example deployment in build/demo and print its inventory
-#   make test    lint and run the test suite
+#   make test    lint, format check, type check (mypy src) and the test suite
 #   make bench   time `osa-inventory --list` on generated deployments
 #
 # Everything runs from the project's own virtual environment (.venv), which
@@ -36,6 +36,8 @@ demo: venv
 
 test: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy src
 	$(BIN)/pytest -q
 
 bench: venv

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time the etcd backend on prod-shaped deployments of 1,000 and 10,000 computes.
 
-For every size N a deployment is made with bench/make_config.py and its
+For every size N a deployment is made with osa_inventory.testing.deployment and its
 inventory built with the generator API. A 3-member etcd cluster is started
 from the installed ``etcd`` on loopback (data on disk, as in production),
 unless ``--endpoints`` names a running one. Each measurement uses a fresh key
@@ -46,17 +46,15 @@ from typing import Any
 
 import yaml
 
+from osa_inventory.generate import generate
+from osa_inventory.sources import load_environment, load_user_config
+from osa_inventory.store import open_backend
+from osa_inventory.store.store import Store
+from osa_inventory.testing.deployment import Sizes, write_config
+from osa_inventory.testing.etcd_cluster import EtcdCluster
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(BENCH_DIR))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-from etcd_cluster import EtcdCluster  # noqa: E402
-from make_config import Sizes, write_config  # noqa: E402
-from osa_inventory.generate import generate  # noqa: E402
-from osa_inventory.sources import load_environment, load_user_config  # noqa: E402
-from osa_inventory.store import open_backend  # noqa: E402
-from osa_inventory.store.store import Store  # noqa: E402
 
 DEFAULT_ENVIRONMENT = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()
 COMMAND = REPO_ROOT / ".venv" / "bin" / "osa-inventory"

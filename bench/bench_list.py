@@ -2,7 +2,7 @@
 """Time ``osa-inventory --list`` as a whole process on generated deployments.
 
 For every size N (number of compute hosts) a prod-shaped deployment is made
-with bench/make_config.py in a temporary directory, then timed in four ways:
+with osa_inventory.testing.deployment in a temporary directory, then timed in four ways:
 
 fresh
     ``--list`` on a config dir without a stored inventory, each repetition in
@@ -52,9 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from make_config import Sizes, write_config
+from osa_inventory.testing.deployment import Sizes, write_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENVIRONMENT = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()

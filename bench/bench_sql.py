@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark the SQL backends (and the file backend, for comparison) on one deployment.
 
-For each store, on a prod-shaped deployment from bench/make_config.py
+For each store, on a prod-shaped deployment from osa_inventory.testing.deployment
 (default 1,000 computes), with PostgreSQL and MariaDB started from the binaries
-on this machine (tests/services.py, durable settings: fsync on):
+on this machine (osa_inventory.testing.servers, durable settings: fsync on):
 
 whole ``osa-inventory --list`` processes
     first write (empty store), no-op run (nothing changed: the stored input
@@ -46,15 +46,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from osa_inventory.inventory import copy_inventory
+from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.store import open_backend
+from osa_inventory.store.store import Store
+from osa_inventory.testing import servers as services
+from osa_inventory.testing.deployment import write_config
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-sys.path[:0] = [str(BENCH_DIR), str(REPO_ROOT / "tests")]
-
-import services  # noqa: E402  (tests/services.py: the database servers)
-from make_config import write_config  # noqa: E402
-from osa_inventory.jsonio import dumps_inventory  # noqa: E402
-from osa_inventory.store import open_backend  # noqa: E402
-from osa_inventory.store.store import Store, copy_inventory  # noqa: E402
 
 DEFAULT_ENVIRONMENT = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()
 DEFAULT_COMMAND = Path(sys.executable).parent / "osa-inventory"

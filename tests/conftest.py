@@ -17,7 +17,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+import tarfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,30 @@ def tar_members(config_dir: Path) -> list[str]:
         return []
     with tarfile.open(tar_path) as tar:
         return tar.getnames()
+
+
+# -- what OSA's own tools do to the files (simulated, for outside-change tests) -----
+
+
+def osa_backup(directory: Path, second: str | None = None) -> str:
+    """What OSA's tools do before they write: append the file as it is to the tar, under
+    ``openstack_inventory.json-YYYYmmdd_HHMMSS.json`` (UTC now, or ``second``)."""
+    from datetime import UTC, datetime
+
+    name = f"{INVENTORY_FILE}-{second or datetime.now(UTC).strftime('%Y%m%d_%H%M%S')}.json"
+    with tarfile.open(directory / BACKUP_FILE, "a") as tar:
+        tar.add(directory / INVENTORY_FILE, arcname=name)
+    return name
+
+
+def osa_write_in_place(directory: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """OSA's inventory-manage.py: back up, then rewrite the file in place (indent=2)."""
+    osa_backup(directory)
+    path = directory / INVENTORY_FILE
+    inventory = json.loads(path.read_text())
+    change(inventory)
+    with open(path, "w") as f:  # same inode, as OSA's open(..., "wb")
+        f.write(json.dumps(inventory, indent=2, separators=(",", ": ")))
 
 
 # -- the Python API ------------------------------------------------------------------
@@ -437,9 +462,9 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
 
 @pytest.fixture(scope="module")
 def pg_server() -> Iterable[Any]:
-    """A PostgreSQL server of this module's own (tests/services.py)."""
+    """A PostgreSQL server of this module's own (osa_inventory.testing.servers)."""
     require_module("osa_inventory.backends.sql")
-    import services
+    from osa_inventory.testing import servers as services
 
     missing = services.missing_message("postgresql")
     if missing:
@@ -451,9 +476,9 @@ def pg_server() -> Iterable[Any]:
 
 @pytest.fixture(scope="module")
 def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
-    """A one-member etcd of this module's own (tests/etcd_cluster.py)."""
+    """A one-member etcd of this module's own (osa_inventory.testing.etcd_cluster)."""
     require_module("osa_inventory.backends.etcd")
-    from etcd_cluster import EtcdCluster, etcd_binary
+    from osa_inventory.testing.etcd_cluster import EtcdCluster, etcd_binary
 
     binary = etcd_binary()
     if binary is None:

@@ -25,8 +25,9 @@ import yaml
 
 from conftest import CLI, INVENTORY_FILE, copy_example, in_ci, require_shared_dir
 from osa_inventory.ansible import plugin_dir
+from osa_inventory.inventory import copy_inventory
 from osa_inventory.store import open_backend
-from osa_inventory.store.store import Store, copy_inventory
+from osa_inventory.store.store import Store
 
 TESTS_DIR = Path(__file__).resolve().parent
 BIN = CLI.parent
@@ -297,8 +298,8 @@ def pg_server() -> Iterator[Any]:
 
 
 def _services() -> Any:
-    """tests/services.py (the SQL fixtures' servers)."""
-    import services
+    """osa_inventory.testing.servers (the SQL fixtures' servers)."""
+    from osa_inventory.testing import servers as services
 
     return services
 

@@ -27,7 +27,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import CLI, USER_CONFIG, require_shared_dir
-from etcd_cluster import EtcdCluster, TlsFiles, free_ports, make_tls_files, require_etcd
 from osa_inventory.backends.etcd import EtcdBackend
 from osa_inventory.backends.etcd.backend import BATCH_KEYS
 from osa_inventory.backends.etcd.kv import b64, prefix_end, put_op
@@ -47,10 +46,18 @@ from osa_inventory.errors import (
     StoreError,
     StoreUnavailable,
 )
+from osa_inventory.inventory import copy_inventory
 from osa_inventory.store import open_backend
 from osa_inventory.store.backend import LockHolder, WriteMeta
-from osa_inventory.store.store import Store, copy_inventory
+from osa_inventory.store.store import Store
 from osa_inventory.testing import BackendConformance, BackendSpec, large_inventory, sample_inventory
+from osa_inventory.testing.etcd_cluster import (
+    EtcdCluster,
+    TlsFiles,
+    free_ports,
+    make_tls_files,
+    require_etcd,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ETCD_REQUEST_LIMIT = 1536 * 1024
@@ -201,10 +208,9 @@ def test_a_write_puts_only_the_keys_that_changed(options: dict[str, str]) -> Non
 def test_no_value_nears_the_request_limit_at_10000_computes(
     options: dict[str, str], tmp_path: Path
 ) -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    from make_config import write_config
     from osa_inventory.generate import generate
     from osa_inventory.sources import load_environment, load_user_config
+    from osa_inventory.testing.deployment import write_config
 
     environment = require_shared_dir() / "inventory"
     write_config(10_000, tmp_path)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import osa_backup, osa_write_in_place
 from osa_inventory.errors import StaleWrite, StoreError
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store import open_backend
@@ -78,14 +79,13 @@ def test_files_stay_readable_by_plain_json_and_tarfile(tmp_path: Path) -> None:
     assert [e["message"] for e in entries] == ["tag 1", "tag 2", "tag 3", "tag 4"]
     with tarfile.open(tmp_path / BACKUP) as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
-    assert len(members) == 3
+    assert len(members) == 4, "every version is in the tar from its write on"
     assert all(MEMBER_RE.fullmatch(name) for name in members), sorted(members)
-    for entry in entries[:-1]:
+    for entry in entries:
         data = members[entry["member"]]
         assert sha256(data) == entry["sha256"]
         assert json.loads(data) == written[entry["version"]]
-    assert entries[-1]["member"] is None
-    assert entries[-1]["sha256"] == sha256(current)
+    assert members[entries[-1]["member"]] == current
 
 
 def test_adopting_an_existing_osa_file(tmp_path: Path) -> None:
@@ -104,7 +104,8 @@ def test_adopting_an_existing_osa_file(tmp_path: Path) -> None:
     assert result.version.version == 2
     with tarfile.open(tmp_path / BACKUP) as tar:
         backups = [tar.extractfile(m).read() for m in tar.getmembers()]
-    assert backups == [old], "the adopted file must go to the tar unchanged"
+    assert backups[0] == old, "the adopted file must go to the tar unchanged"
+    assert backups[1:] == [(tmp_path / INVENTORY).read_bytes()]
     versions = file_store(tmp_path).history()
     assert [(v.version, v.message) for v in versions] == [
         (1, "adopted existing inventory file"),
@@ -150,14 +151,25 @@ def test_hand_edit_appears_as_an_outside_version(tmp_path: Path) -> None:
     assert file_store(tmp_path).read_version(3) == edited, "the edit is kept in the tar"
 
 
-def test_crash_between_history_and_file_replace_is_reconciled(tmp_path: Path) -> None:
+def test_write_dying_before_the_file_is_replaced_is_reconciled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history names version 2, but replacing the file failed (a full disk)."""
+    import osa_inventory.backends.file as file_backend
+
     store = file_store(tmp_path)
     one = store.update(set_tag(1)).version
-    path = tmp_path / INVENTORY
-    before = path.read_bytes()
-    store.update(set_tag(2))
-    # The history names version 2, but the file never got it: put back the old bytes.
-    replace_bytes(path, before)
+    real_write = file_backend.atomic_write
+
+    def full_disk(target: Path, fill: Any, like: Any) -> None:
+        if target == tmp_path / INVENTORY:
+            raise OSError(28, "No space left on device")
+        real_write(target, fill, like)
+
+    monkeypatch.setattr(file_backend, "atomic_write", full_disk)
+    with pytest.raises(StoreError, match="No space left"):
+        store.update(set_tag(2))
+    monkeypatch.undo()
     assert json.loads((tmp_path / HISTORY).read_text())["versions"][-1]["version"] == 2
 
     reader = file_store(tmp_path)
@@ -169,12 +181,86 @@ def test_crash_between_history_and_file_replace_is_reconciled(tmp_path: Path) ->
     with pytest.raises(StoreError, match="not retained"):
         reader.read_version(2)
 
-    again = reader.update(set_tag(5), message="after the crash")
+    again = reader.update(set_tag(5), message="after the failure")
     assert (again.version.version, again.version.lineage) == (2, one.lineage)
     fresh = file_store(tmp_path)
     assert fresh.read_version(1) == tagged(1)
     assert fresh.read_version(2) == tagged(5)
-    assert [(v.version, v.message) for v in fresh.history()][-1] == (2, "after the crash")
+    assert [(v.version, v.message) for v in fresh.history()][-1] == (2, "after the failure")
+
+
+# -- changes made outside: OSA's tools, an editor, a restore from the tar -------------------
+
+
+def _drop_group(name: str) -> Callable[[dict[str, Any]], None]:
+    return lambda inventory: inventory.pop(name)
+
+
+def _history_table(store: Store) -> list[int]:
+    return [v.version for v in store.history()]
+
+
+@pytest.mark.parametrize("outside", ["osa-tool", "hand-edit", "restore-from-tar"])
+def test_an_outside_change_is_a_version_of_its_own(outside: str, tmp_path: Path) -> None:
+    store = file_store(tmp_path)
+    for tag in (1, 2):
+        store.update(set_tag(tag), message=f"tag {tag}")
+    if outside == "osa-tool":
+        osa_write_in_place(tmp_path, _drop_group("shared-infra_hosts"))
+    elif outside == "hand-edit":
+        edited = tagged(2)
+        edited["all"]["vars"]["by_hand"] = True
+        replace_bytes(tmp_path / INVENTORY, json.dumps(edited).encode())
+    else:  # what a deployer does: extract version 1's member, move it into place
+        first = json.loads((tmp_path / HISTORY).read_text())["versions"][0]["member"]
+        with tarfile.open(tmp_path / BACKUP) as tar:
+            tar.extract(first, tmp_path / "restore", filter="data")
+        os.replace(tmp_path / "restore" / first, tmp_path / INVENTORY)
+    outside_bytes = (tmp_path / INVENTORY).read_bytes()
+
+    reader = file_store(tmp_path)
+    assert _history_table(reader) == [1, 2, 3]
+    assert reader.read().version.message == "changed outside osa-inventory"
+    assert reader.read_version(2) == tagged(2), "the version the outside change replaced"
+    assert reader.read_version(3) == json.loads(outside_bytes)
+
+    after = reader.update(lambda inv: {**inv, "all": {"vars": {"tag": 4}}}, message="ours")
+    assert after.version.version == 4
+    final = file_store(tmp_path)
+    assert _history_table(final) == [1, 2, 3, 4], "numbers never shift"
+    assert final.read_version(1) == tagged(1)
+    assert final.read_version(2) == tagged(2)
+    assert final.read_version(3) == json.loads(outside_bytes)
+    assert [v.message for v in final.history()] == [
+        "tag 1",
+        "tag 2",
+        "changed outside osa-inventory",
+        "ours",
+    ]
+
+
+def test_two_tools_in_the_same_second_never_share_a_member_name(tmp_path: Path) -> None:
+    store = file_store(tmp_path)
+    store.update(set_tag(1))
+    ours = json.loads((tmp_path / HISTORY).read_text())["versions"][-1]["member"]
+    second = ours[len(INVENTORY) + 1 : len(INVENTORY) + 16]  # YYYYmmdd_HHMMSS
+    # OSA's tool backs up our version in the very second we wrote it (OSA's name for
+    # that second has no counter: ours always have one), then we write again, in that
+    # second or a later one (the counter goes past every name of that second)
+    osa_backup(tmp_path, second)
+    store.update(set_tag(2))
+    store.update(set_tag(3))
+    with tarfile.open(tmp_path / BACKUP) as tar:
+        names = tar.getnames()
+    assert names[1] == f"{INVENTORY}-{second}.json"
+    assert len(names) == 4
+    assert len(set(names)) == len(names), names
+    assert all(MEMBER_RE.fullmatch(name) for name in names), names
+    assert [file_store(tmp_path).read_version(v)["all"]["vars"]["tag"] for v in (1, 2, 3)] == [
+        1,
+        2,
+        3,
+    ]
 
 
 def test_commit_from_an_older_base_is_stale(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The SQL backends (sqlite, postgresql, mysql) against real databases.
 
 PostgreSQL and MariaDB servers are started once per session from the binaries
-on this machine (see tests/services.py) and stopped at the end; each test gets
+on this machine (see osa_inventory.testing.servers) and stopped at the end; each test gets
 a database (or, in the conformance suite, a named inventory) of its own.
 """
 
@@ -26,14 +26,15 @@ from typing import Any
 import pytest
 import yaml
 
-import services
 from conftest import USER_CONFIG, copy_example, dir_snapshot, in_ci
 from osa_inventory.backends.sql.schema import SCHEMA_REVISION
 from osa_inventory.errors import ConfigError, OsaInventoryError, StaleWrite, StoreError
+from osa_inventory.inventory import copy_inventory
 from osa_inventory.store import open_backend
 from osa_inventory.store.backend import LockHolder, WriteMeta
-from osa_inventory.store.store import Store, copy_inventory
+from osa_inventory.store.store import Store
 from osa_inventory.testing import BackendConformance, BackendSpec, sample_inventory
+from osa_inventory.testing import servers as services
 
 KINDS = ("sqlite", "postgresql", "mysql")
 SERVER_KINDS = ("postgresql", "mysql")

@@ -27,11 +27,12 @@ from conftest import CLI, USER_CONFIG, copy_example, in_ci, require_shared_dir
 from osa_inventory.backends.etcd import EtcdBackend
 from osa_inventory.backends.sql import MySQLBackend, PostgreSQLBackend, SQLiteBackend
 from osa_inventory.errors import ConfigError, StoreUnavailable
+from osa_inventory.inventory import copy_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.settings import resolve_settings
 from osa_inventory.store import open_backend, open_store
 from osa_inventory.store.cache import CachingStore, LocalCache, cache_dir, cache_key
-from osa_inventory.store.store import Snapshot, Store, copy_inventory
+from osa_inventory.store.store import Snapshot, Store
 from osa_inventory.testing import sample_inventory
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -219,7 +220,7 @@ def _skip_or_fail(message: str) -> None:
 @pytest.fixture
 def postgres_store() -> Iterator[tuple[list[str], Callable[[], None]]]:
     """(store flags, stop) for a fresh PostgreSQL server of this test's own."""
-    import services
+    from osa_inventory.testing import servers as services
 
     missing = services.missing_message("postgresql")
     if missing:
@@ -236,7 +237,7 @@ def postgres_store() -> Iterator[tuple[list[str], Callable[[], None]]]:
 @pytest.fixture
 def etcd_store(tmp_path: Path) -> Iterator[tuple[list[str], Callable[[], None]]]:
     """(store flags, stop) for a one-member etcd of this test's own."""
-    from etcd_cluster import EtcdCluster, etcd_binary
+    from osa_inventory.testing.etcd_cluster import EtcdCluster, etcd_binary
 
     binary = etcd_binary()
     if binary is None:

@@ -1,4 +1,4 @@
-"""Tests of the OSA-compatible JSON file store and of its serialisation."""
+"""Tests of the OSA-compatible JSON file store (through the file backend) and its serialisation."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from typing import Any
 
 import pytest
 
+from osa_inventory.backends.file import FileBackend
 from osa_inventory.backends.osafile import BACKUP_NAME, FileStore
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.jsonio import dumps_inventory, loads_inventory
+from osa_inventory.store import open_backend
 
 INVENTORY = "openstack_inventory.json"
+HISTORY = "openstack_inventory.history.json"
 MEMBER_RE = re.compile(r"openstack_inventory\.json-\d{8}_\d{6}(-\d+)?\.json")
 
 
@@ -42,8 +45,15 @@ def inventory(version: int, hosts: int = 3) -> dict[str, Any]:
 
 
 def others(directory: Path) -> list[str]:
-    """Files in ``directory`` other than the inventory and its backup tar."""
-    return sorted(p.name for p in directory.iterdir() if p.name not in {INVENTORY, BACKUP_NAME})
+    """Files in ``directory`` other than the inventory, its backup tar and its history."""
+    known = {INVENTORY, BACKUP_NAME, HISTORY}
+    return sorted(p.name for p in directory.iterdir() if p.name not in known)
+
+
+def file_backend(path: Path | str, backup_keep: int = 15) -> FileBackend:
+    backend = open_backend("file", {"path": str(path), "backup_keep": backup_keep})
+    assert isinstance(backend, FileBackend)
+    return backend
 
 
 def tar_members(path: Path) -> list[tuple[str, bytes]]:
@@ -53,8 +63,8 @@ def tar_members(path: Path) -> list[tuple[str, bytes]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FileStore:
-    return FileStore(tmp_path / INVENTORY)
+def store(tmp_path: Path) -> FileBackend:
+    return file_backend(tmp_path / INVENTORY)
 
 
 # --- jsonio ----------------------------------------------------------------------------------
@@ -83,20 +93,7 @@ def test_loads_inventory_errors_name_source_line_and_column() -> None:
         loads_inventory("null", "/some/file")
 
 
-# --- FileStore -------------------------------------------------------------------------------
-
-
-def test_round_trip(tmp_path: Path, store: FileStore) -> None:
-    assert store.write(inventory(1)) is True
-    assert store.load() == inventory(1)
-    assert (tmp_path / INVENTORY).read_text() == dumps_inventory(inventory(1))
-    assert FileStore(str(tmp_path / INVENTORY)).load() == inventory(1)
-    assert store.backup_members() == []  # nothing to back up on the first write
-
-
-def test_load_missing_file(store: FileStore) -> None:
-    assert store.load() is None
-    assert store.backup_members() == []
+# --- the files, written through the file backend ---------------------------------------------
 
 
 def test_negative_backup_keep(tmp_path: Path) -> None:
@@ -104,72 +101,50 @@ def test_negative_backup_keep(tmp_path: Path) -> None:
         FileStore(tmp_path / INVENTORY, backup_keep=-1)
 
 
-def test_unchanged_write_is_a_no_op(tmp_path: Path, store: FileStore) -> None:
-    store.write(inventory(1))
-    store.write(inventory(2))
-    path, tar = tmp_path / INVENTORY, tmp_path / BACKUP_NAME
-    before = (path.stat().st_mtime_ns, tar.stat().st_mtime_ns, tar.read_bytes())
-    time.sleep(0.01)
-    assert store.write(inventory(2)) is False
-    assert (path.stat().st_mtime_ns, tar.stat().st_mtime_ns, tar.read_bytes()) == before
-
-
-def test_same_content_other_layout_is_a_no_op(tmp_path: Path, store: FileStore) -> None:
-    path = tmp_path / INVENTORY
-    path.write_text(json.dumps(inventory(1)))  # unsorted, one line: same JSON value
-    assert store.write(inventory(1)) is False
-    assert path.read_text() == json.dumps(inventory(1))
-    assert not (tmp_path / BACKUP_NAME).exists()
-
-
-def test_changed_write_backs_up_previous_file(tmp_path: Path, store: FileStore) -> None:
+def test_changed_write_backs_up_previous_file(tmp_path: Path, store: FileBackend) -> None:
     store.write(inventory(1))
     previous = (tmp_path / INVENTORY).read_bytes()
-    assert store.write(inventory(2)) is True
-    [(name, data)] = tar_members(tmp_path / BACKUP_NAME)
-    assert MEMBER_RE.fullmatch(name)
-    assert data == previous
-    assert store.backup_members() == [name]
-    assert store.read_backup(name) == inventory(1)
+    store.write(inventory(2))
+    members = tar_members(tmp_path / BACKUP_NAME)
+    # every version goes to the tar as it is written: the previous one and the current one
+    assert [data for _, data in members] == [previous, (tmp_path / INVENTORY).read_bytes()]
+    names = [name for name, _ in members]
+    assert all(MEMBER_RE.fullmatch(name) for name in names)
+    assert store.files.backup_members() == names
+    assert store.files.read_backup(names[0]) == inventory(1)
     assert store.load() == inventory(2)
 
 
-def test_backups_within_one_second_get_distinct_names(store: FileStore) -> None:
-    for version in range(6):  # 5 backups well under a second: two share a second
+def test_backups_within_one_second_get_distinct_names(store: FileBackend) -> None:
+    for version in range(6):  # 6 versions well under a second: two share a second
         store.write(inventory(version))
-    names = store.backup_members()
-    assert len(names) == 5
-    assert len(set(names)) == 5
+    names = store.files.backup_members()
+    assert len(names) == 6
+    assert len(set(names)) == 6
     assert all(MEMBER_RE.fullmatch(name) for name in names)
     assert any(MEMBER_RE.fullmatch(name)[1] for name in names)
-    assert [store.read_backup(name) for name in names] == [inventory(v) for v in range(5)]
+    assert [store.files.read_backup(name) for name in names] == [inventory(v) for v in range(6)]
 
 
 def test_retention_keeps_newest(tmp_path: Path) -> None:
-    store = FileStore(tmp_path / INVENTORY, backup_keep=3)
+    store = file_backend(tmp_path / INVENTORY, backup_keep=3)
     for version in range(5):
         store.write(inventory(version))
     members = tar_members(tmp_path / BACKUP_NAME)
-    assert [name for name, _ in members] == store.backup_members()
-    assert [json.loads(data) for _, data in members] == [inventory(v) for v in (1, 2, 3)]
+    assert [name for name, _ in members] == store.files.backup_members()
+    # backup_keep counts the current version too
+    assert [json.loads(data) for _, data in members] == [inventory(v) for v in (2, 3, 4)]
     assert store.load() == inventory(4)
 
 
-def test_backup_keep_zero_makes_no_backup(tmp_path: Path) -> None:
-    store = FileStore(tmp_path / INVENTORY, backup_keep=0)
-    store.write(inventory(1))
-    store.write(inventory(2))
-    assert not (tmp_path / BACKUP_NAME).exists()
-
-
-def test_new_files_are_private(tmp_path: Path, store: FileStore) -> None:
+def test_new_files_are_private(tmp_path: Path, store: FileBackend) -> None:
     store.write(inventory(1))
     store.write(inventory(2))
     assert stat.S_IMODE((tmp_path / INVENTORY).stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / BACKUP_NAME).stat().st_mode) == 0o600
 
 
-def test_existing_mode_is_kept(tmp_path: Path, store: FileStore) -> None:
+def test_existing_mode_is_kept(tmp_path: Path, store: FileBackend) -> None:
     store.write(inventory(1))
     store.write(inventory(2))
     (tmp_path / INVENTORY).chmod(0o640)
@@ -180,7 +155,7 @@ def test_existing_mode_is_kept(tmp_path: Path, store: FileStore) -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files away")
-def test_existing_owner_is_kept_as_root(tmp_path: Path, store: FileStore) -> None:
+def test_existing_owner_is_kept_as_root(tmp_path: Path, store: FileBackend) -> None:
     store.write(inventory(1))
     os.chown(tmp_path / INVENTORY, 4321, 4322)
     store.write(inventory(2))
@@ -188,7 +163,7 @@ def test_existing_owner_is_kept_as_root(tmp_path: Path, store: FileStore) -> Non
     assert (st.st_uid, st.st_gid) == (4321, 4322)
 
 
-def test_bad_json_is_corrupt_and_untouched(tmp_path: Path, store: FileStore) -> None:
+def test_bad_json_is_corrupt_and_untouched(tmp_path: Path, store: FileBackend) -> None:
     path = tmp_path / INVENTORY
     path.write_text('{"_meta": {},\n  "all": ]\n}')
     before = (path.read_bytes(), path.stat().st_mtime_ns)
@@ -201,27 +176,28 @@ def test_bad_json_is_corrupt_and_untouched(tmp_path: Path, store: FileStore) -> 
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
 
 
-def test_non_utf8_file_is_corrupt(tmp_path: Path, store: FileStore) -> None:
+def test_non_utf8_file_is_corrupt(tmp_path: Path, store: FileBackend) -> None:
     (tmp_path / INVENTORY).write_bytes(b'{"a": "\xff"}')
     with pytest.raises(StoreCorrupt, match="not UTF-8"):
         store.load()
 
 
-def test_writing_over_a_corrupt_file_backs_it_up(tmp_path: Path, store: FileStore) -> None:
+def test_writing_over_a_corrupt_file_backs_it_up(tmp_path: Path, store: FileBackend) -> None:
     (tmp_path / INVENTORY).write_bytes(b"{not json")
-    assert store.write(inventory(1)) is True
-    assert [data for _, data in tar_members(tmp_path / BACKUP_NAME)] == [b"{not json"]
+    store.write(inventory(1))
+    datas = [data for _, data in tar_members(tmp_path / BACKUP_NAME)]
+    assert datas == [b"{not json", (tmp_path / INVENTORY).read_bytes()]
     assert store.load() == inventory(1)
 
 
-def test_unreadable_file_is_unavailable(tmp_path: Path, store: FileStore) -> None:
+def test_unreadable_file_is_unavailable(tmp_path: Path, store: FileBackend) -> None:
     (tmp_path / INVENTORY).mkdir()  # reading a directory fails even for root
     with pytest.raises(StoreUnavailable, match=re.escape(str(tmp_path / INVENTORY))):
         store.load()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_read_only_directory(tmp_path: Path, store: FileStore) -> None:
+def test_read_only_directory(tmp_path: Path, store: FileBackend) -> None:
     store.write(inventory(1))
     before = (tmp_path / INVENTORY).read_bytes()
     tmp_path.chmod(0o500)
@@ -237,13 +213,15 @@ def test_read_only_directory(tmp_path: Path, store: FileStore) -> None:
 
 FULL_DISK_CHILD = """
 import resource, signal, sys
-from osa_inventory.backends.osafile import FileStore
 from osa_inventory.errors import StoreUnavailable
+from osa_inventory.store import open_backend
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit now fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
 hosts = int(sys.argv[2])
 try:
-    FileStore(sys.argv[1]).write({"hosts": {f"h{i}": "x" * 100 for i in range(hosts)}})
+    open_backend("file", {"path": sys.argv[1]}).write(
+        {"hosts": {f"h{i}": "x" * 100 for i in range(hosts)}}
+    )
 except StoreUnavailable as exc:
     print(exc)
     sys.exit(0)
@@ -253,11 +231,14 @@ sys.exit(1)
 
 @pytest.mark.parametrize(
     ("hosts_before", "hosts_now", "failing"),
-    [(1, 2000, INVENTORY), (400, 10, BACKUP_NAME)],
-    ids=["inventory", "backup"],
+    # every version goes to the tar before the inventory file is replaced, and the tar is
+    # the larger file: it is the one that hits the limit, whether the new version is big
+    # or the tar already is
+    [(1, 2000, BACKUP_NAME), (400, 10, BACKUP_NAME)],
+    ids=["big-version", "big-tar"],
 )
 def test_full_disk_leaves_previous_files(
-    tmp_path: Path, store: FileStore, hosts_before: int, hosts_now: int, failing: str
+    tmp_path: Path, store: FileBackend, hosts_before: int, hosts_now: int, failing: str
 ) -> None:
     """Writes past RLIMIT_FSIZE fail like a full disk does, even for root."""
     for version in range(2):
@@ -279,45 +260,46 @@ def test_full_disk_leaves_previous_files(
 
 
 def test_no_temporary_files_left(tmp_path: Path) -> None:
-    store = FileStore(tmp_path / INVENTORY, backup_keep=2)
+    store = file_backend(tmp_path / INVENTORY, backup_keep=2)
     for version in range(5):
         store.write(inventory(version))
         store.write(inventory(version))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BACKUP_NAME, INVENTORY])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BACKUP_NAME, HISTORY, INVENTORY])
 
 
-def test_tar_is_standard(tmp_path: Path, store: FileStore) -> None:
+def test_tar_is_standard(tmp_path: Path, store: FileBackend) -> None:
     for version in range(4):
         store.write(inventory(version))
     with tarfile.open(tmp_path / BACKUP_NAME) as tar:
         members = tar.getmembers()
-        assert [json.load(tar.extractfile(m)) for m in members] == [inventory(v) for v in range(3)]
+        assert [json.load(tar.extractfile(m)) for m in members] == [inventory(v) for v in range(4)]
     assert all(m.isreg() and MEMBER_RE.fullmatch(m.name) for m in members)
     # OSA appends to the tar in "a" mode; that must keep working on our file.
     with tarfile.open(tmp_path / BACKUP_NAME, "a") as tar:
         tar.add(tmp_path / INVENTORY, arcname="openstack_inventory.json-20240101_000000.json")
-    assert len(store.backup_members()) == 4
+    assert len(store.files.backup_members()) == 5
 
 
-def test_osa_tar_is_kept(tmp_path: Path, store: FileStore) -> None:
+def test_osa_tar_is_kept(tmp_path: Path, store: FileBackend) -> None:
     """A tar written by OSA (appended on every run, names may repeat) is carried over."""
     store.write(inventory(1))
     with tarfile.open(tmp_path / BACKUP_NAME, "a") as tar:
         for _ in range(2):
             tar.add(tmp_path / INVENTORY, arcname="openstack_inventory.json-20240101_000000.json")
     store.write(inventory(2))
-    names = store.backup_members()
-    assert names[:2] == ["openstack_inventory.json-20240101_000000.json"] * 2
-    assert len(names) == 3
-    assert store.read_backup(names[0]) == store.read_backup(names[2]) == inventory(1)
+    names = store.files.backup_members()
+    assert names[1:3] == ["openstack_inventory.json-20240101_000000.json"] * 2
+    assert len(names) == 4
+    assert store.files.read_backup(names[0]) == store.files.read_backup(names[1]) == inventory(1)
+    assert store.files.read_backup(names[3]) == inventory(2)
 
 
-def test_read_backup_unknown_member(store: FileStore) -> None:
+def test_read_backup_unknown_member(store: FileBackend) -> None:
     with pytest.raises(StoreError, match="no backup named 'nope'"):
-        store.read_backup("nope")
+        store.files.read_backup("nope")
 
 
-def test_corrupt_tar_blocks_write(tmp_path: Path, store: FileStore) -> None:
+def test_corrupt_tar_blocks_write(tmp_path: Path, store: FileBackend) -> None:
     store.write(inventory(1))
     (tmp_path / BACKUP_NAME).write_bytes(b"x" * 1024)
     with pytest.raises(StoreCorrupt, match="move it aside"):
@@ -331,20 +313,20 @@ def test_symlink_is_written_through(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     link = tmp_path / "conf" / INVENTORY
     link.symlink_to(Path("..", "real", "inventory.json"))
-    store = FileStore(link)
+    store = file_backend(link)
     store.write(inventory(1))
     store.write(inventory(2))
     assert link.is_symlink()
     assert json.loads((tmp_path / "real" / "inventory.json").read_text()) == inventory(2)
-    assert store.read_backup(store.backup_members()[0]) == inventory(1)
+    assert store.files.read_backup(store.files.backup_members()[0]) == inventory(1)
 
 
 CRASH_CHILD = """
 import sys
-from osa_inventory.backends.osafile import FileStore
-store = FileStore(sys.argv[1], backup_keep=3)
+from osa_inventory.store import open_backend
+store = open_backend("file", {"path": sys.argv[1], "backup_keep": 3})
 current = store.load()
-n = current["n"] + 1 if current else 0
+n = current["n"] + 1 if "n" in current else 0
 print("ready", flush=True)
 while True:
     store.write({"n": n, "hosts": {f"host{i}": {"n": n, "pad": "x" * 80} for i in range(8000)}})
@@ -380,6 +362,6 @@ def test_kill_9_never_leaves_a_broken_file(tmp_path: Path) -> None:
                 json.loads(data)
     assert last > 0
     # Temporary files of killed writers may remain; they must not get in the way.
-    store = FileStore(path, backup_keep=3)
-    assert store.write({"n": last + 1}) is True
+    store = file_backend(path, backup_keep=3)
+    store.write({"n": last + 1})
     assert store.load() == {"n": last + 1}

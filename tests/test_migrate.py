@@ -28,6 +28,7 @@ from conftest import (
     copy_example,
     dir_snapshot,
     one_line_error,
+    osa_write_in_place,
     reference_path,
     require_module,
     require_shared_dir,
@@ -142,7 +143,7 @@ def snapshot_of(place: Place, tmp_path: Path) -> Any:
 def test_round_trip_file_sqlite_postgresql_etcd_file(
     source_store: tuple[Path, Place], tmp_path: Path, pg_server: Any, etcd_endpoints: str
 ) -> None:
-    import services
+    from osa_inventory.testing import servers as services
 
     require_module("osa_inventory.backends.sql")
     config, origin = source_store
@@ -179,6 +180,76 @@ def test_round_trip_file_sqlite_postgresql_etcd_file(
         "drop a group",
         "back to 2",
     ]
+
+
+def _numbers(place: Place) -> list[int]:
+    return [meta["version"] for meta, _ in place.versions()]
+
+
+def test_outside_change_then_our_run_keeps_every_version_and_migrate_the_numbers(
+    tmp_path: Path,
+) -> None:
+    """OSA's inventory-manage.py edits the file between two of our versions: every
+    earlier version stays, numbers never shift, and migrate keeps them."""
+    require_module("osa_inventory.backends.sql")
+    config = copy_example("prod", tmp_path / "config")
+    (config / INVENTORY_FILE).write_bytes(reference_path("prod").read_bytes())
+    environment = require_shared_dir() / "inventory"
+    steps: list[list[Any]] = [
+        ["hosts", "remove", "compute2", "-m", "retire compute2"],  # versions 1 (adopted), 2
+        ["osa"],  # OSA's tool: version 3
+        ["--environment", environment, "--list"],  # our run: version 4 (compute2 back)
+    ]
+    for step in steps:
+        if step == ["osa"]:
+            osa_write_in_place(config, lambda inventory: inventory.pop("nova_compute"))
+            continue
+        proc = cli(*step, "--config", config)
+        assert proc.returncode == 0, (step, proc.stderr)
+    source = file_place(config / INVENTORY_FILE)
+    assert _numbers(source) == [1, 2, 3, 4]
+    history = json.loads(cli("history", "--config", config, "--format", "json").stdout)
+    assert [v["message"] for v in history][1:3] == [
+        "retire compute2",
+        "changed outside osa-inventory",
+    ]
+    diff = cli("diff", "2", "3", "--config", config, "--format", "json")
+    assert diff.returncode == 0, diff.stderr
+    assert "nova_compute" in json.dumps(json.loads(diff.stdout)["groups"])
+
+    for target in (sqlite_place(tmp_path / "copy.db"), file_place(tmp_path / "copy.json")):
+        proc = migrate(source, target)
+        assert proc.returncode == 0, proc.stderr
+        assert _numbers(target) == [1, 2, 3, 4]
+        assert_same_history(source, target)
+
+    # a source whose oldest versions were dropped keeps its numbers in an empty target too
+    short = f"file://{config / INVENTORY_FILE}?backup_keep=2"
+    option = ["--backend-option", "backup_keep=2"]
+    proc = cli("hosts", "remove", "infra3", "--config", config, *option)
+    assert proc.returncode == 0, proc.stderr
+    kept = Place(short, "file", {"path": str(config / INVENTORY_FILE), "backup_keep": "2"})
+    assert _numbers(kept) == [4, 5]
+    target = sqlite_place(tmp_path / "short.db")
+    proc = migrate(kept, target)
+    assert proc.returncode == 0, proc.stderr
+    assert _numbers(target) == [4, 5]
+
+
+def test_a_target_keeping_fewer_versions_gets_the_newest_with_their_numbers(
+    tmp_path: Path,
+) -> None:
+    from osa_inventory.ops.migrate import migrate as migrate_stores
+    from osa_inventory.testing import sample_inventory
+
+    source = file_place(tmp_path / "source.json").store()
+    for step in range(1, 6):
+        source.update(lambda inv, step=step: {**sample_inventory(), "all": {"vars": {"n": step}}})
+    target = Place("small", "file", {"path": str(tmp_path / "small.json"), "backup_keep": "3"})
+    report = migrate_stores(source, target.store())
+    assert [info.version for info in report.written] == [3, 4, 5]
+    assert _numbers(target) == [3, 4, 5]
+    assert any("keeps 3 versions" in note for note in report.notes), report.notes
 
 
 def test_non_empty_target_needs_force(source_store: tuple[Path, Place], tmp_path: Path) -> None:

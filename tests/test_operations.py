@@ -164,7 +164,7 @@ def make_deployment(
         require_module("osa_inventory.backends.sql")
         options = {"url": f"sqlite:///{tmp_path / 'inventory.db'}"}
     elif kind == "postgresql":
-        import services
+        from osa_inventory.testing import servers as services
 
         server = request.getfixturevalue("pg_server")
         database = f"ops_{uuid.uuid4().hex[:10]}"
@@ -598,9 +598,9 @@ ETCDS = {"endpoints": "h1:2379", "protocol": "https", "user": "bob", "password":
     ],
 )
 def test_locations(url: str, backend: str, options: dict[str, str] | None) -> None:
-    from osa_inventory.ops.locations import parse_location
+    from osa_inventory.store.registry import parse_url
 
-    found_backend, found = parse_location(url)
+    found_backend, found = parse_url(url)
     assert found_backend == backend
     assert found == (options if options is not None else {"url": url})
 
@@ -615,10 +615,10 @@ def test_locations(url: str, backend: str, options: dict[str, str] | None) -> No
 )
 def test_bad_locations(url: str, words: str) -> None:
     from osa_inventory.errors import ConfigError
-    from osa_inventory.ops.locations import parse_location
+    from osa_inventory.store.registry import parse_url
 
     with pytest.raises(ConfigError, match=words):
-        parse_location(url)
+        parse_url(url)
 
 
 def test_diff_reports_paths_orders_and_group_vars() -> None:

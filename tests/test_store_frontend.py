@@ -18,17 +18,14 @@ from typing import Any
 
 import pytest
 
-TESTS_DIR = str(Path(__file__).resolve().parent)
-if TESTS_DIR not in sys.path:  # worker processes import the plugin by its path
-    sys.path.insert(0, TESTS_DIR)
-
-from minimal_plugin import TARGET, MinimalPlugin  # noqa: E402
-from osa_inventory.errors import ConfigError, LockTimeout, StoreError  # noqa: E402
-from osa_inventory.store import open_backend  # noqa: E402
-from osa_inventory.store.backend import LockHolder, WriteMeta, current_user  # noqa: E402
-from osa_inventory.store.filelock import FileLock  # noqa: E402
-from osa_inventory.store.store import Store, copy_inventory, local_lock_path  # noqa: E402
-from osa_inventory.testing import BackendConformance, BackendSpec, sample_inventory  # noqa: E402
+from minimal_plugin import TARGET, MinimalPlugin
+from osa_inventory.errors import ConfigError, LockTimeout, StoreError
+from osa_inventory.inventory import copy_inventory
+from osa_inventory.store import open_backend
+from osa_inventory.store.backend import LockHolder, WriteMeta, current_user
+from osa_inventory.store.filelock import FileLock
+from osa_inventory.store.store import Store, local_lock_path
+from osa_inventory.testing import BackendConformance, BackendSpec, sample_inventory
 
 SPAWN = multiprocessing.get_context("spawn")
 

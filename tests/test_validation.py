@@ -286,7 +286,7 @@ def valid_store(tmp_path_factory) -> dict[str, bytes]:
     config["global_overrides"]["store_version"] = 2
     write_config(config_dir, config)
     assert generate_cli(config_dir, env_dir).returncode == 0
-    assert len(tar_members(config_dir)) == 1
+    assert len(tar_members(config_dir)) == 2
     return {
         INVENTORY_FILE: (config_dir / INVENTORY_FILE).read_bytes(),
         BACKUP_FILE: (config_dir / BACKUP_FILE).read_bytes(),

@@ -1,4 +1,4 @@
-"""Default locations, importable without pulling in YAML or the generator."""
+"""Default locations and limits, importable without pulling in YAML or the generator."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 
 DEFAULT_CONFIG_DIR = "/etc/openstack_deploy"
 DEFAULT_OSA_ROOT = "/opt/openstack-ansible"
+#: seconds a writer waits for the store lock (osa.ini ``lock_timeout``, ``--lock-timeout``)
+DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 def default_config_dir() -> str:
@@ -13,6 +15,11 @@ def default_config_dir() -> str:
     return os.environ.get("OSA_CONFIG_DIR") or DEFAULT_CONFIG_DIR
 
 
+def default_osa_root() -> str:
+    """``$OSA_ROOT``, else ``/opt/openstack-ansible`` (OSA's checkout)."""
+    return os.environ.get("OSA_ROOT") or DEFAULT_OSA_ROOT
+
+
 def default_environment_dir() -> str:
     """``$OSA_ROOT/inventory``, else ``/opt/openstack-ansible/inventory``."""
-    return os.path.join(os.environ.get("OSA_ROOT") or DEFAULT_OSA_ROOT, "inventory")
+    return os.path.join(default_osa_root(), "inventory")

@@ -12,7 +12,7 @@ import hashlib
 import os
 from typing import TYPE_CHECKING
 
-from osa_inventory import __version__
+from osa_inventory._version import __version__
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -13,6 +13,20 @@ def empty_inventory() -> dict[str, Any]:
     return {"_meta": {"hostvars": {}}}
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (faster than ``copy.deepcopy`` or a JSON round trip)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+def copy_inventory(inventory: Mapping[str, Any]) -> dict[str, Any]:
+    """An independent copy, to edit without touching the original (a stored snapshot)."""
+    return {key: copy_json(value) for key, value in inventory.items()}
+
+
 def hostvars_of(inventory: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``_meta.hostvars``, or an empty mapping."""
     return (inventory.get("_meta") or {}).get("hostvars") or {}

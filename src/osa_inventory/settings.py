@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,11 +33,9 @@ INI_ENV = "OSA_INVENTORY_CONFIG"
 OPTION_ENV_PREFIX = "OSA_INVENTORY_OPT_"
 DEFAULT_BACKEND = "file"
 DEFAULT_NAME = "default"
-DEFAULT_LOCK_TIMEOUT = 60.0
 #: how old (seconds) the local copy of a network backend's inventory may be when served
 #: because the backend is unreachable; 0 turns the local cache off (see store/cache.py)
 DEFAULT_CACHE_TTL = 86400.0
-INVENTORY_FILE = "openstack_inventory.json"
 SECRET_WORDS = ("password", "secret", "token", "key")
 MASK = "********"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -68,9 +67,12 @@ class Settings:
             ("name", str(self.name.value), self.name.source),
             ("lock_timeout", f"{self.lock_timeout.value:g}", self.lock_timeout.source),
         ]
-        if self.cache_ttl.source != "default" or _is_network(str(self.backend.value)):
+        from osa_inventory.store import registry  # what only the backend knows
+
+        backend = str(self.backend.value)
+        if self.cache_ttl.source != "default" or registry.is_network(backend):
             rows.append(("cache_ttl", f"{self.cache_ttl.value:g}", self.cache_ttl.source))
-        declared = _declared_secrets(str(self.backend.value)) if self.options else set()
+        declared = registry.secret_options(backend) if self.options else set()
         for key in sorted(self.options):
             item = self.options[key]
             if is_secret(key) or key in declared:
@@ -84,34 +86,6 @@ class Settings:
 def mask_url_password(text: str) -> str:
     """``scheme://user:password@host`` with the password masked."""
     return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + MASK, text)
-
-
-def _backend_class(backend: str) -> Any:
-    """The backend's class, or None if it cannot be loaded."""
-    from osa_inventory.store import registry
-
-    try:  # only the class is needed: not its dependencies, not the contract
-        if ":" in backend:
-            return registry._import_target(backend)
-        if backend in registry.BUILTIN_BACKENDS:
-            return registry._import_target(registry.BUILTIN_BACKENDS[backend])
-        return registry._load_plugin(backend)
-    except Exception:  # config show must work even when the backend does not
-        return None
-
-
-def _is_network(backend: str) -> bool:
-    """Whether the backend declares ``network = True`` (the local cache applies)."""
-    return bool(getattr(_backend_class(backend), "network", False))
-
-
-def _declared_secrets(backend: str) -> set[str]:
-    """Options the backend's schema marks ``secret`` (empty if it cannot be loaded)."""
-    backend_class = _backend_class(backend)
-    declared = getattr(backend_class, "options", None)
-    if not isinstance(declared, Mapping):
-        return set()
-    return {key for key, option in declared.items() if getattr(option, "secret", False)}
 
 
 def is_secret(option: str) -> bool:
@@ -167,12 +141,13 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
     return parser
 
 
-def _parse_flag_options(pairs: Sequence[str]) -> dict[str, str]:
+def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
+    """``key=value`` strings as a dict; a one-line error naming ``flag`` otherwise."""
     result = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--backend-option {pair!r}: write it as key=value")
+            raise ConfigError(f"{flag} {pair!r}: write it as key=value")
         result[key.strip()] = value
     return result
 
@@ -272,17 +247,17 @@ def resolve_settings(
             from_env[key[len(OPTION_ENV_PREFIX) :].lower()] = Value(value, f"env {key}")
     from_flags = {
         key: Value(value, "--backend-option")
-        for key, value in _parse_flag_options(backend_options).items()
+        for key, value in parse_pairs(backend_options, "--backend-option").items()
     }
     options: dict[str, Value] = {}
     for layer in (from_ini, from_env, from_flags):
         options.update(_resolve_references(layer, env))
 
-    if chosen.value == DEFAULT_BACKEND and "path" not in options and config_dir is not None:
-        file_name = INVENTORY_FILE
-        if chosen_name.value != DEFAULT_NAME:
-            file_name = f"openstack_inventory.{chosen_name.value}.json"
-        options["path"] = Value(str(Path(config_dir) / file_name), "default (--config)")
+    from osa_inventory.store.registry import default_options  # what only the backend knows
+
+    directory = None if config_dir is None else os.fspath(config_dir)
+    for key, value in default_options(str(chosen.value), directory, str(chosen_name.value)).items():
+        options.setdefault(key, Value(value, "default (--config)"))
     return Settings(
         backend=Value(str(chosen.value), chosen.source),
         name=chosen_name,

@@ -1,17 +1,40 @@
-"""Ansible integration: the ``osa_inventory`` inventory plugin shipped as a plugin directory.
+"""Ansible integration: the ``osa_inventory`` inventory plugin, under two names.
 
-Point Ansible at :func:`plugin_dir` (``ANSIBLE_INVENTORY_PLUGINS`` or
-``inventory_plugins`` in ansible.cfg) and write a YAML file with
-``plugin: osa_inventory``; see docs/ansible.md.
+- ``plugin: osa_inventory.store.inventory`` (:data:`COLLECTION_PLUGIN`): the
+  distribution also installs the collection ``osa_inventory.store``
+  (``ansible_collections/osa_inventory/store``) next to this package, where
+  ansible-core's scan of ``sys.path`` finds it; nothing to configure.
+- ``plugin: osa_inventory``: point Ansible at :func:`plugin_dir`
+  (``ANSIBLE_INVENTORY_PLUGINS`` or ``inventory_plugins`` in ansible.cfg).
+
+See docs/ansible.md; ``osa-inventory ansible-setup`` (:mod:`.setup`) writes the
+source into OSA's inventory folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["plugin_dir"]
+__all__ = ["COLLECTION_PLUGIN", "collection_doc_fragment", "plugin_dir"]
+
+#: the plugin's fully qualified collection name
+COLLECTION_PLUGIN = "osa_inventory.store.inventory"
+#: keys of the plugin's documentation that the collection plugin file sets itself
+_OWN_DOC_KEYS = ("name", "extends_documentation_fragment")
 
 
 def plugin_dir() -> str:
     """The directory holding the ``osa_inventory`` inventory plugin, for Ansible's search path."""
     return str(Path(__file__).resolve().parent / "plugins" / "inventory")
+
+
+def collection_doc_fragment() -> str:
+    """The plugin's DOCUMENTATION as a doc fragment of the ``osa_inventory.store`` collection."""
+    import yaml
+
+    from osa_inventory.ansible.plugins.inventory.osa_inventory import DOCUMENTATION
+
+    doc = yaml.safe_load(DOCUMENTATION)
+    for key in _OWN_DOC_KEYS:
+        doc.pop(key, None)
+    return yaml.safe_dump(doc, sort_keys=False)

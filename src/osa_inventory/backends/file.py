@@ -5,18 +5,21 @@ Files in the inventory's directory (OSA's own tools keep reading the first two):
 ``openstack_inventory.json``
     the current version, written atomically;
 ``backup_openstack_inventory.tar``
-    earlier versions, one member each (see :mod:`osa_inventory.backends.osafile`);
+    the versions, one member each (see :mod:`osa_inventory.backends.osafile`);
 ``openstack_inventory.history.json``
     the history: lineage and, per retained version, number, time, actor,
     command, message, SHA-256 of the content and the tar member holding it;
 ``openstack_inventory.json.lock``
     the writers' ``flock``, with the holder written inside.
 
-A write backs up the current file, then writes the history naming the new
-version, then replaces the inventory file. Versions are matched to content by
-digest, so a crash between steps is harmless: a history entry whose content
-never reached the inventory file is ignored, and a file changed by someone
-else (OSA's own generator, an editor) shows up as an outside version.
+A write adds the new version to the tar (and the current file too, when no
+member holds it yet: an adopted file or one changed outside), then writes the
+history naming the new version, then replaces the inventory file. Every version
+written here is in the tar from the start, so a file changed by someone else
+(OSA's own tools, an editor, a restore from the tar) becomes a version of its
+own while the one it replaced stays readable. Versions are matched to content
+by digest, so a crash between steps is harmless: a history entry whose write
+never replaced the file (the file is still the very one it found) is ignored.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from osa_inventory.backends.osafile import FileStore, atomic_write, parse_bytes
+from osa_inventory.backends.osafile import FileStore
 from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
+from osa_inventory.fileio import atomic_write, parse_bytes
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import (
@@ -37,6 +41,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     fingerprint_extra,
@@ -44,6 +49,7 @@ from osa_inventory.store.backend import (
 )
 from osa_inventory.store.filelock import FileLock
 
+INVENTORY_FILE = "openstack_inventory.json"
 HISTORY_SUFFIX = ".history.json"
 LOCK_SUFFIX = ".lock"
 OUTSIDE = "changed outside osa-inventory"
@@ -60,6 +66,8 @@ class _Entry:
     member: str | None  # tar member holding it; None for the current file
     #: the bytes are osa-inventory's canonical serialisation (written by write_version)
     canonical: bool = False
+    #: (inode, ctime in ns) of the file this version's write set out to replace
+    replaces: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self.info.to_dict()
@@ -71,6 +79,8 @@ class _Entry:
         data.update(sha256=self.sha256, member=self.member)
         if self.canonical:
             data["canonical"] = True
+        if self.replaces:
+            data["replaces"] = list(self.replaces)
         return data
 
 
@@ -102,8 +112,41 @@ class FileBackend(Backend):
         self.history_path = self.path.with_name(self.path.stem + HISTORY_SUFFIX)
         self.lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX))
 
+    url_schemes: ClassVar[tuple[str, ...]] = ("file",)
+    #: after acquire_lock: the holder of a lock file whose process died
+    stale_holder: LockHolder | None = None
+
+    @classmethod
+    def default_options(cls, config_dir: str | None, name: str) -> dict[str, str]:
+        """OSA's file in the config dir; ``openstack_inventory.NAME.json`` for a named one."""
+        if config_dir is None:
+            return {}
+        file_name = INVENTORY_FILE if name == "default" else f"openstack_inventory.{name}.json"
+        return {"path": str(Path(config_dir) / file_name)}
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """``file:///DIR/openstack_inventory.json[?backup_keep=N]``."""
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(
+                f"{url}: a file URL names a local path; write it like "
+                "file:///etc/openstack_deploy/openstack_inventory.json"
+            )
+        if not parts.path:
+            raise ConfigError(f"{url}: the file URL names no file")
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        return {**options, "path": unquote(parts.path)}
+
     def describe(self) -> str:
         return f"file:{self.path}"
+
+    def retention(self) -> Retention:
+        """``backup_keep`` versions in the tar, the current one included."""
+        keep = int(self.config["backup_keep"])
+        return Retention("backup_keep", keep, keep)
 
     # -- the three methods --
 
@@ -139,9 +182,11 @@ class FileBackend(Backend):
             item = dict(item)
             sha, member = item.pop("sha256"), item.pop("member", None)
             canonical = bool(item.pop("canonical", False))
+            replaced = item.pop("replaces", None)
+            replaces = (int(replaced[0]), int(replaced[1])) if replaced else None
             extra = fingerprint_extra(item.pop("fingerprint", ""), item.pop("warnings", []))
             info = VersionInfo.from_dict({**item, "lineage": lineage, "extra": extra})
-            entries.append(_Entry(info, sha, member, canonical))
+            entries.append(_Entry(info, sha, member, canonical, replaces))
         return lineage, entries
 
     def _state(self) -> _State:
@@ -152,13 +197,27 @@ class FileBackend(Backend):
             return _State(lineage, entries, None)
         sha = digest(current)
         if entries and entries[-1].sha256 != sha:
-            if len(entries) > 1 and entries[-2].sha256 == sha:
+            if len(entries) > 1 and entries[-2].sha256 == sha and self._never_replaced(entries[-1]):
                 entries = entries[:-1]  # a write died before replacing the file
-            else:
+            else:  # changed outside: OSA's tools, an editor, a restore of an older version
                 entries = [*entries, self._outside_entry(lineage, entries, sha)]
         elif not entries:
             entries = [self._outside_entry(lineage, entries, sha)]
         return _State(lineage, entries, current)
+
+    def _never_replaced(self, head: _Entry) -> bool:
+        """Whether the file is still the one ``head``'s write found (so the write died).
+
+        A restore of the previous version (same bytes) is a new file, or at least a
+        new change time, so it counts as a change made outside instead.
+        """
+        if head.replaces is None:
+            return True  # written before this was recorded: assume the write died
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False
+        return (now.st_ino, now.st_ctime_ns) == head.replaces
 
     def _outside_entry(self, lineage: str | None, entries: list[_Entry], sha: str) -> _Entry:
         try:
@@ -208,7 +267,7 @@ class FileBackend(Backend):
         return [
             e.info
             for e in state.entries
-            if (e.member is None and e is state.head) or (e.member in members)
+            if (e is state.head and state.current is not None) or (e.member in members)
         ]
 
     def read_version(self, version: int) -> dict[str, Any]:
@@ -219,7 +278,7 @@ class FileBackend(Backend):
             if entry is state.head and state.current is not None:
                 return parse_bytes(state.current, str(self.path))
             if entry.member:
-                return self.files.read_backup(entry.member)
+                return self.files.read_backup(entry.member, entry.sha256)
         raise StoreError(
             f"{self.path}: version {version} is not retained; see 'osa-inventory history'"
         )
@@ -229,6 +288,12 @@ class FileBackend(Backend):
     def write_version(
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
     ) -> VersionInfo:
+        return self.write_canonical(dumps_inventory(inventory).encode("ascii"), meta, expected)
+
+    def write_canonical(
+        self, new_bytes: bytes, meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        """:meth:`write_version` of the inventory whose canonical bytes are ``new_bytes``."""
         state = self._state()
         current = self._head_of(state)
         if _identity(current) != _identity(expected):
@@ -236,24 +301,31 @@ class FileBackend(Backend):
                 f"{self.path} moved on since it was read; rerun the command to work from the "
                 "new version"
             )
-        new_bytes = dumps_inventory(inventory).encode("ascii")
         lineage = state.lineage or new_lineage()
         entries = [replace(e, info=replace(e.info, lineage=lineage)) for e in state.entries]
         old_stat = None
-        if state.current is not None and entries:
+        backups: list[tuple[bytes, os.stat_result | None]] = []
+        if state.current is not None:
             try:
                 old_stat = os.stat(self.path)
             except OSError as exc:
                 raise StoreUnavailable(f"cannot stat {self.path}: {exc.strerror}") from exc
-            member = self.files.backup(state.current, old_stat)
-            entries[-1] = replace(entries[-1], member=member)
-        info = meta.new_version(entries[-1].info.version + 1 if entries else 1, lineage)
-        entries.append(_Entry(info, digest(new_bytes), None, canonical=True))
+            if entries and entries[-1].member is None:  # adopted, or changed outside
+                backups.append((state.current, old_stat))
+        backups.append((new_bytes, None))
+        names = self.files.add_backups(backups)
+        if len(names) == 2:
+            entries[-1] = replace(entries[-1], member=names[0])
+        number = entries[-1].info.version + 1 if entries else (meta.first_version or 1)
+        info = meta.new_version(number, lineage)
+        replaces = (old_stat.st_ino, old_stat.st_ctime_ns) if old_stat else None
+        entries.append(_Entry(info, digest(new_bytes), names[-1], True, replaces))
         members = set(self.files.backup_members())
         entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
         self._write_history(lineage, entries)
         try:
-            atomic_write(self.path, lambda f: f.write(new_bytes), old_stat)
+            target = Path(os.path.realpath(self.path))  # a symbolic link is written through
+            atomic_write(target, lambda f: f.write(new_bytes), old_stat)
         except OSError as exc:
             raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         return replace(info, extra={**info.extra, "digest": entries[-1].sha256})

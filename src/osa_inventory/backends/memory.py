@@ -19,6 +19,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     fingerprint_extra,
@@ -60,6 +61,10 @@ class MemoryBackend(Backend):
     def describe(self) -> str:
         return f"memory:{self.config['name']}"
 
+    def retention(self) -> Retention:
+        keep = int(self.config["retention"])
+        return Retention("retention", keep, keep)
+
     # -- the three methods --
 
     def load(self) -> dict[str, Any]:
@@ -94,7 +99,9 @@ class MemoryBackend(Backend):
             current = self.space.versions[-1][0] if self.space.versions else None
             if current != expected:
                 raise StaleWrite("memory store moved on since it was read; rerun the command")
-            info = meta.new_version((current.version + 1) if current else 1, self.space.lineage)
+            info = meta.new_version(
+                (current.version + 1) if current else (meta.first_version or 1), self.space.lineage
+            )
             self.space.versions.append((info, data))
             keep = self.config["retention"]
             if keep and len(self.space.versions) > keep:

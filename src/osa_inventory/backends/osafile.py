@@ -4,11 +4,11 @@ The layout is the one OpenStack-Ansible uses, so OSA's own tools keep working:
 
 * the inventory is a plain JSON file (see :func:`osa_inventory.jsonio.dumps_inventory`);
 * earlier versions live in ``backup_openstack_inventory.tar`` next to it, an uncompressed
-  tar whose members are named ``<file name>-YYYYmmdd_HHMMSS.json``. Like OSA, the
-  timestamp is UTC. Names are unique: when the tar already holds a backup from the same
-  second, ``-1``, ``-2``, ... (one more than the highest in use) goes before ``.json``.
-  Members are kept in write order, oldest first, and only the newest ``backup_keep``
-  are kept.
+  tar whose members OSA names ``<file name>-YYYYmmdd_HHMMSS.json`` (UTC). The members
+  added here carry a counter as well, ``<file name>-YYYYmmdd_HHMMSS-N.json`` (N = 1, or
+  one more than the highest in use for that second), so that they never take a name
+  OSA's tools may still give a member in the same second. Members are kept in write
+  order, oldest first, and only the newest ``backup_keep`` are kept.
 
 Unlike OSA, a backup is only taken when a write changes the inventory, and both files
 are replaced atomically (temporary file in the same directory, ``fsync``, ``os.replace``,
@@ -19,29 +19,31 @@ file, never a truncated one. Symbolic links are written through, not replaced.
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
+import hashlib
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
-from osa_inventory.jsonio import dumps_inventory, loads_inventory
+from osa_inventory.fileio import NEW_FILE_MODE, atomic_write, parse_bytes
 
 if TYPE_CHECKING:  # tarfile, tempfile and datetime are imported when writing, not on reads
     import tarfile
 
-__all__ = ["BACKUP_NAME", "FileStore", "atomic_write", "parse_bytes"]
+__all__ = ["BACKUP_NAME", "FileStore"]
 
 BACKUP_NAME = "backup_openstack_inventory.tar"
-NEW_FILE_MODE = 0o600
 
 
 class FileStore:
-    """The inventory as an OSA-compatible JSON file with a tar of earlier versions."""
+    """The tar of earlier versions next to an OSA-compatible inventory file.
+
+    The file itself, and the history, are the file backend's
+    (:mod:`osa_inventory.backends.file`).
+    """
 
     def __init__(self, path: str | os.PathLike[str], backup_keep: int = 15) -> None:
         """Store the inventory in ``path``; keep at most ``backup_keep`` backups (0: none)."""
@@ -51,60 +53,44 @@ class FileStore:
         self.backup_path = self.path.with_name(backup_name_for(self.path.name))
         self.backup_keep = backup_keep
 
-    def load(self) -> dict[str, Any] | None:
-        """Return the stored inventory, or None when the file does not exist."""
-        data = _read_file(self.path)
-        return None if data is None else parse_bytes(data, str(self.path))
-
-    def write(self, inventory: dict[str, Any]) -> bool:
-        """Store ``inventory``; return False, touching nothing, if it is already stored.
-
-        The current file, if any, first goes to the backup tar; a file that does not
-        parse counts as different and is backed up as it is.
-        """
-        new = dumps_inventory(inventory).encode("ascii")
-        target = Path(os.path.realpath(self.path))
-        old, old_stat = b"", None
-        try:
-            with open(target, "rb") as f:
-                old = f.read()
-                old_stat = os.fstat(f.fileno())
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise _unavailable("read inventory", target, exc) from exc
-
-        if old_stat is not None:
-            if _same_json(old, new):
-                return False
-            if self.backup_keep:
-                self.backup(old, old_stat)
-        try:
-            atomic_write(target, lambda f: f.write(new), old_stat)
-        except OSError as exc:
-            raise _unavailable("write inventory", target, exc) from exc
-        return True
-
     def backup_members(self) -> list[str]:
         """Names of the members of the backup tar, oldest first."""
         with _open_tar(self.backup_path) as tar:
             return [] if tar is None else tar.getnames()
 
-    def read_backup(self, member: str) -> dict[str, Any]:
-        """Return the inventory stored in backup ``member`` (the last one of that name)."""
+    def read_backup(self, member: str, sha256: str | None = None) -> dict[str, Any]:
+        """Return the inventory stored in backup ``member``.
+
+        Of several members of that name (OSA's tools may add one that shares a name),
+        the last one, or with ``sha256`` the one holding bytes of that digest.
+        """
         source = f"{self.backup_path}:{member}"
         with _open_tar(self.backup_path) as tar:
-            if tar is None or member not in tar.getnames():
+            found = [] if tar is None else [m for m in tar.getmembers() if m.name == member]
+            if not found:
                 raise StoreError(f"{self.backup_path}: no backup named {member!r}")
-            stream = tar.extractfile(member)
-            if stream is None:
-                raise StoreCorrupt(f"{source}: not a regular file")
-            return parse_bytes(stream.read(), source)
+            data = b""
+            for candidate in reversed(found):
+                stream = tar.extractfile(candidate) if tar is not None else None
+                if stream is None:
+                    raise StoreCorrupt(f"{source}: not a regular file")
+                data = stream.read()
+                if sha256 is None or hashlib.sha256(data).hexdigest() == sha256:
+                    break
+            return parse_bytes(data, source)
 
-    def backup(self, data: bytes, data_stat: os.stat_result) -> str:
+    def backup(self, data: bytes, data_stat: os.stat_result | None) -> str:
         """Add ``data`` to the backup tar, dropping the oldest members beyond the limit.
 
         Returns the new member's name.
+        """
+        return self.add_backups([(data, data_stat)])[0]
+
+    def add_backups(self, items: list[tuple[bytes, os.stat_result | None]]) -> list[str]:
+        """Add each ``(data, stat of the file it was)`` to the tar in one rewrite.
+
+        A ``None`` stat stands for bytes not yet in a file: the member gets the
+        current time and mode 0600. Returns the new members' names, in order.
         """
         target = Path(os.path.realpath(self.backup_path))
         try:
@@ -118,13 +104,23 @@ class FileStore:
             members = [] if old is None else old.getmembers()
             import io
             import tarfile
+            import time
 
-            info = tarfile.TarInfo(self._member_name({m.name for m in members}))
-            info.size = len(data)
-            info.mtime = int(data_stat.st_mtime)
-            info.mode = stat.S_IMODE(data_stat.st_mode)
-            info.uid, info.gid = data_stat.st_uid, data_stat.st_gid
-            kept = members[max(0, len(members) - self.backup_keep + 1) :]
+            taken = {m.name for m in members}
+            infos = []
+            for data, data_stat in items:
+                info = tarfile.TarInfo(self._member_name(taken))
+                taken.add(info.name)
+                info.size = len(data)
+                if data_stat is None:
+                    info.mtime, info.mode = int(time.time()), NEW_FILE_MODE
+                    info.uid, info.gid = os.getuid(), os.getgid()
+                else:
+                    info.mtime = int(data_stat.st_mtime)
+                    info.mode = stat.S_IMODE(data_stat.st_mode)
+                    info.uid, info.gid = data_stat.st_uid, data_stat.st_gid
+                infos.append((info, data))
+            kept = members[max(0, len(members) - self.backup_keep + len(infos)) :]
 
             def fill(f: BinaryIO) -> None:
                 with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as new:
@@ -132,22 +128,24 @@ class FileStore:
                         for member in kept:
                             stream = old.extractfile(member) if member.isreg() else None
                             new.addfile(member, stream)
-                    new.addfile(info, io.BytesIO(data))
+                    for info, data in infos[-self.backup_keep :]:
+                        new.addfile(info, io.BytesIO(data))
 
             try:
                 atomic_write(target, fill, tar_stat)
             except OSError as exc:
                 raise _unavailable("write backup archive", target, exc) from exc
-        return info.name
+        return [info.name for info, _ in infos]
 
     def _member_name(self, taken: set[str]) -> str:
-        """A backup member name for now, numbered after any in ``taken`` for the same second."""
+        """A member name for now with its counter: one more than any in ``taken`` for the
+        same second (OSA's own name for that second, without a counter, counts as 0)."""
         from datetime import UTC, datetime
 
         base = f"{self.path.name}-{datetime.now(UTC):%Y%m%d_%H%M%S}"
         same_second = re.compile(re.escape(base) + r"(?:-(\d+))?\.json")
         used = [int(m[1] or 0) for name in taken if (m := same_second.fullmatch(name))]
-        return f"{base}-{max(used) + 1}.json" if used else f"{base}.json"
+        return f"{base}-{max(used, default=0) + 1}.json"
 
 
 def backup_name_for(inventory_file: str) -> str:
@@ -159,38 +157,6 @@ def backup_name_for(inventory_file: str) -> str:
 
 def _unavailable(action: str, path: os.PathLike[str] | str, exc: OSError) -> StoreUnavailable:
     return StoreUnavailable(f"cannot {action} {path}: {exc.strerror or exc}")
-
-
-def _read_file(path: Path) -> bytes | None:
-    """The bytes of ``path``, or None when it does not exist."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _unavailable("read inventory", path, exc) from exc
-
-
-def parse_bytes(data: bytes, source: str) -> dict[str, Any]:
-    """Parse stored inventory bytes; a one-line StoreCorrupt names ``source``."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise StoreCorrupt(
-            f"{source}: not UTF-8 text (byte {exc.start}); restore a good copy, "
-            f"e.g. from {BACKUP_NAME} next to it"
-        ) from exc
-    return loads_inventory(text, source)
-
-
-def _same_json(old: bytes, new: bytes) -> bool:
-    """Whether ``old`` holds the same JSON value as ``new`` (False if it does not parse)."""
-    if old == new:
-        return True
-    try:
-        return json.loads(old) == json.loads(new)
-    except (ValueError, RecursionError):
-        return False
 
 
 @contextlib.contextmanager
@@ -218,55 +184,3 @@ def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
             raise StoreCorrupt(
                 f"backup archive {path} is unreadable ({exc}); move it aside and retry"
             ) from exc
-
-
-def atomic_write(
-    target: Path, fill: Callable[[BinaryIO], object], like: os.stat_result | None
-) -> None:
-    """Replace ``target`` by what ``fill`` writes, atomically and durably.
-
-    The new file gets the mode (and, where allowed, owner) of ``like``, the stat of the
-    file it replaces, or mode 0600 when there is none. Raises OSError, leaving
-    ``target`` and its directory as they were.
-    """
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fill(f)
-            f.flush()
-            _copy_owner_and_mode(f.fileno(), like)
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _copy_owner_and_mode(fd: int, like: os.stat_result | None) -> None:
-    if like is None:
-        os.fchmod(fd, NEW_FILE_MODE)
-        return
-    current = os.fstat(fd)
-    if (current.st_uid, current.st_gid) != (like.st_uid, like.st_gid):
-        # Only root may give a file away; others may still keep the group.
-        try:
-            os.fchown(fd, like.st_uid, like.st_gid)
-        except PermissionError:
-            with contextlib.suppress(PermissionError):
-                os.fchown(fd, -1, like.st_gid)
-    os.fchmod(fd, stat.S_IMODE(like.st_mode))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-DEBUG_LOG_FILE = "osa-inventory.log"
+DEBUG_LOG_FILE = "inventory.log"  # OSA's name
 
 
 def store_flags() -> argparse.ArgumentParser:

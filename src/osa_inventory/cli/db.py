@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from osa_inventory.cli.common import open_store_from
 from osa_inventory.errors import ConfigError
+from osa_inventory.store.backend import SchemaAdmin
+
+if TYPE_CHECKING:
+    from osa_inventory.store.store import Store
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -24,24 +28,25 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
     current.set_defaults(func=cmd_db_current)
 
 
-def _sql_backend(args: argparse.Namespace) -> tuple[Any, str]:
+def _sql_backend(args: argparse.Namespace) -> tuple[SchemaAdmin, Store]:
     store = open_store_from(args)
-    backend = store.backend
-    if not callable(getattr(backend, "upgrade_schema", None)):
+    schema = store.capability(SchemaAdmin)
+    if schema is None:
         store.close()
         raise ConfigError(
             f"backend {store.label} has no database schema; 'osa-inventory db' is for the "
             "sqlite, postgresql and mysql backends (choose one with --backend)"
         )
-    return backend, store.label
+    return schema, store
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    backend, label = _sql_backend(args)
+    schema, store = _sql_backend(args)
+    label = store.label
     try:
-        before, after = backend.upgrade_schema()
+        before, after = schema.upgrade_schema()
     finally:
-        backend.close()
+        store.close()
     if before == after:
         print(f"{label}: schema already at revision {after} (the latest)")
     else:
@@ -50,11 +55,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace) -> int:
-    backend, label = _sql_backend(args)
+    schema, store = _sql_backend(args)
+    label = store.label
     try:
-        status = backend.schema_status()
+        status = schema.schema_status()
     finally:
-        backend.close()
+        store.close()
     current = status.current or "none (no schema yet)"
     print(f"{label}: schema revision {current}; latest known {status.head}: {status.state}")
     return 0 if status.current == status.head else 1

@@ -37,16 +37,16 @@ class Row:
 
 def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
     """Backend, schema, lock and history rows, and the stored inventory (None if unreadable)."""
-    from osa_inventory.cli.stores import plain_store
+    from osa_inventory.store import open_store
 
     rows: list[Row] = []
     try:  # the backend itself: never a local copy kept for outages
-        store = plain_store(settings, warn=lambda message: None)
+        store = open_store(settings, warn=lambda message: None, local_copy=False)
     except OsaInventoryError as exc:
         return [Row("backend", "FAIL", str(exc))], None
     try:
         rows.append(Row("backend", "ok", store.label))
-        rows.append(_schema_row(store.backend))
+        rows.append(_schema_row(store))
         try:
             snapshot = store.read()
         except OsaInventoryError as exc:
@@ -63,12 +63,15 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         store.close()
 
 
-def _schema_row(backend: Any) -> Row:
-    status = getattr(backend, "schema_status", None)
-    if not callable(status):
-        return Row("schema", "skip", f"{getattr(backend, 'name', 'this backend')} has no schema")
+def _schema_row(store: Any) -> Row:
+    from osa_inventory.store.backend import SchemaAdmin
+
+    schema = store.capability(SchemaAdmin)
+    if schema is None:
+        name = getattr(store.backend, "name", "this backend")
+        return Row("schema", "skip", f"{name} has no schema")
     try:
-        state = status()
+        state = schema.schema_status()
     except OsaInventoryError as exc:
         return Row("schema", "FAIL", str(exc))
     current = state.current or "none yet"
@@ -93,15 +96,13 @@ def _lock_row(store: Any) -> Row:
 
 
 def _history_row(store: Any) -> Row:
-    from osa_inventory.ops.retention import retention_of
-
     if not store.versioned:
         return Row("history", "info", "this backend keeps no history")
     try:
         versions = store.history()
     except OsaInventoryError as exc:
         return Row("history", "FAIL", str(exc))
-    retention = retention_of(store.backend)
+    retention = store.retention()
     keeps = f"; keeps {retention.versions}" if retention and retention.versions else ""
     if not versions:
         return Row("history", "ok", f"no versions yet{keeps}")

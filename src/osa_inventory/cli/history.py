@@ -167,12 +167,11 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def _retention(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(settings, store, Retention or None) of the configured store."""
-    from osa_inventory.ops.retention import retention_of
     from osa_inventory.store import open_store
 
     settings = settings_from(args)
     store = open_store(settings, warn=warn)
-    return settings, store, retention_of(store.backend)
+    return settings, store, store.retention()
 
 
 def cmd_retention_show(args: argparse.Namespace) -> int:
@@ -214,6 +213,7 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
     from osa_inventory.ops.retention import set_ini_option
     from osa_inventory.settings import ini_path
     from osa_inventory.store import open_backend
+    from osa_inventory.store.backend import Closable
 
     settings, store, retention = _retention(args)
     store.close()
@@ -228,9 +228,8 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
         {**settings.backend_options(), retention.option: args.count},
         settings.name.value,
     )
-    close = getattr(trial, "close", None)
-    if callable(close):
-        close()
+    if isinstance(trial, Closable):
+        trial.close()
     path = settings.ini_path or ini_path()
     set_ini_option(path, f"backend:{backend}", retention.option, str(args.count))
     current = settings.options.get(retention.option)

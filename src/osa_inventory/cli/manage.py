@@ -1,13 +1,14 @@
 """``osa-inventory-manage``: OpenStack-Ansible's ``inventory-manage.py`` flags, on any backend.
 
-Existing scripts keep working: ``-l`` lists hosts, ``-g`` groups with their
-hosts, ``-G`` hosts with their groups, ``-e`` exports OSA's per-host JSON,
+Existing scripts keep working, byte for byte: ``-l`` lists hosts, ``-g`` hosts
+with their groups and ``-G`` groups with their hosts (what OSA's code prints,
+the reverse of its ``--help``), ``-e`` exports OSA's per-host JSON,
 ``--clear-ips`` drops container addresses, ``-r HOST`` removes hosts (a physical
 host with its containers), ``-d GROUP`` removes groups, ``-s KEY`` sorts ``-l``
 and ``-f FILE`` names an inventory file. Without ``-f`` it works on the
 configured store (osa.ini, ``--backend``...), whatever its backend. Changes go
 through the store's lock and history (``-m`` records why; ``--dry-run`` shows
-them without writing).
+them without writing) and print OSA's ``Success. . .``.
 """
 
 from __future__ import annotations
@@ -24,15 +25,7 @@ from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.errors import ConfigError
 
 PROG = "osa-inventory-manage"
-LIST_COLUMNS = (
-    "container_name",
-    "is_metal",
-    "component",
-    "physical_host",
-    "tunnel_address",
-    "ansible_host",
-    "container_types",
-)
+SUCCESS = "Success. . ."  # what OSA prints after a change
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,15 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="an inventory JSON file (looked up in --config first); default: the configured store",
     )
     parser.add_argument(
-        "-s", "--sort", default="component", metavar="KEY", help="sort -l by KEY (a host var)"
+        "-s", "--sort", default="component", metavar="KEY", help="sort -l by column KEY"
     )
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("-l", "--list-host", action="store_true", help="list hosts")
+    # OSA's -g and -G print the reverse of what its --help says; scripts rely on the output
     action.add_argument(
-        "-g", "--list-groups", action="store_true", help="list groups and the hosts in each"
+        "-g", "--list-groups", action="store_true", help="list hosts and the groups of each"
     )
     action.add_argument(
-        "-G", "--list-containers", action="store_true", help="list hosts and their groups"
+        "-G", "--list-containers", action="store_true", help="list groups and the hosts in each"
     )
     action.add_argument(
         "-e", "--export", action="store_true", help="export hostvars and groups per host (JSON)"
@@ -77,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument(
         "-d", "--remove-group", action="append", metavar="GROUP", help="remove a group (repeatable)"
     )
+    action.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-m", "--message", default="", help="reason, recorded in the history")
     parser.add_argument("--dry-run", action="store_true", help="show a change; write nothing")
     add_format_flag(parser)
@@ -102,56 +97,37 @@ def _open(args: argparse.Namespace) -> Any:
     return open_named(args, "file", [f"path={_inventory_file(args)}"])
 
 
-def _network_address(hostvars: dict[str, Any], key: str) -> Any:
-    networks = hostvars.get("container_networks")
-    network = networks.get(key) if isinstance(networks, dict) else None
-    return network.get("address") if isinstance(network, dict) else None
+def _print_table(out: Output, table: Any, cells: list[list[Any]], data: Any) -> None:
+    """OSA's ASCII table (also on a terminal: scripts and eyes see the same), or data."""
+    if out.structured:
+        out.data(data)
+        return
+    from osa_inventory.cli.asciitable import render
 
-
-def _sort_value(value: Any) -> tuple[int, str]:
-    return (1, "") if value is None else (0, str(value))
+    out.file.write(render(table.headers, cells) + "\n")
 
 
 def list_hosts(out: Output, inventory: dict[str, Any], sort_key: str) -> None:
-    rows = []
-    for name, hostvars in inventory["_meta"]["hostvars"].items():
-        row = {
-            "container_name": name,
-            "is_metal": bool(hostvars.get("is_metal")),
-            "component": hostvars.get("component"),
-            "physical_host": hostvars.get("physical_host"),
-            "tunnel_address": _network_address(hostvars, "tunnel_address"),
-            "ansible_host": hostvars.get("ansible_host"),
-            "container_types": hostvars.get("container_types"),
-        }
-        value = row[sort_key] if sort_key in row else hostvars.get(sort_key)
-        rows.append((_sort_value(value), name, row))
-    rows.sort(key=lambda item: (item[0], item[1]))
-    data = [row for _, _, row in rows]
-    out.table(LIST_COLUMNS, [[row[c] for c in LIST_COLUMNS] for row in data], data=data)
+    from osa_inventory.ops.osaviews import host_table
+
+    table = host_table(inventory, sort_key)
+    _print_table(out, table, table.rows, table.records())
 
 
-def list_groups(out: Output, inventory: dict[str, Any]) -> None:
-    from osa_inventory.ops.views import group_rows
+def list_groups_per_host(out: Output, inventory: dict[str, Any]) -> None:
+    from osa_inventory.ops.osaviews import groups_per_host
 
-    rows = [r for r in group_rows(inventory) if r.hosts]
-    out.table(
-        ["group", "hosts"],
-        [[r.name, ", ".join(r.hosts)] for r in rows],
-        data={r.name: r.hosts for r in rows},
-    )
+    table = groups_per_host(inventory)
+    cells = [[name, ", ".join(groups)] for name, groups in table.rows]
+    _print_table(out, table, cells, dict(table.rows))
 
 
-def list_containers(out: Output, inventory: dict[str, Any]) -> None:
-    from osa_inventory.ops.views import memberships
+def list_hosts_per_group(out: Output, inventory: dict[str, Any]) -> None:
+    from osa_inventory.ops.osaviews import hosts_per_group
 
-    groups = memberships(inventory)
-    names = sorted(inventory["_meta"]["hostvars"])
-    out.table(
-        ["container_name", "groups"],
-        [[name, ", ".join(groups.get(name, []))] for name in names],
-        data={name: groups.get(name, []) for name in names},
-    )
+    table = hosts_per_group(inventory)
+    cells = [[group, "\n".join(map(str, hosts))] for group, hosts in table.rows]
+    _print_table(out, table, cells, dict(table.rows))
 
 
 def _change(args: argparse.Namespace, store: Any) -> None:
@@ -170,10 +146,14 @@ def _change(args: argparse.Namespace, store: Any) -> None:
             return edit.clear_ips(inventory).inventory
         if args.remove_item:
             return edit.remove_hosts(inventory, names).inventory
-        return edit.remove_groups(inventory, names).inventory
+        return edit.remove_groups(inventory, names, unlink=False).inventory
 
     outcome = run_change(store, change, message=args.message or message, dry_run=args.dry_run)
-    report(Output(args.format), store, outcome, done="Success")
+    out = Output(args.format)
+    if out.structured or outcome.dry_run:
+        report(out, store, outcome, done="Success")
+    else:
+        out.line(SUCCESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -191,9 +171,9 @@ def run(args: argparse.Namespace) -> int:
         if args.list_host:
             list_hosts(out, snapshot.inventory, args.sort)
         elif args.list_groups:
-            list_groups(out, snapshot.inventory)
+            list_groups_per_host(out, snapshot.inventory)
         elif args.list_containers:
-            list_containers(out, snapshot.inventory)
+            list_hosts_per_group(out, snapshot.inventory)
         elif args.export:
             from osa_inventory.ops.exchange import osa_export
 
@@ -208,6 +188,10 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.version:
+        from osa_inventory.cli.version import version_command
+
+        return execute(PROG, version_command(PROG), args)
     return execute(PROG, run, args)
 
 

@@ -100,7 +100,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:  # byte for byte what OSA writes (the file has no final newline)
         text = dumps_inventory(inventory)
     if args.output:
-        from osa_inventory.backends.osafile import atomic_write
+        from osa_inventory.fileio import atomic_write
 
         target = Path(args.output)
         if not target.parent.is_dir():

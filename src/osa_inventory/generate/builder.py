@@ -9,9 +9,10 @@ Passes, in order:
 1. start from a copy of the previous inventory (names and addresses are kept);
 2. physical hosts from the config groups, then the skeleton's groups;
 3. walk ``container_skel`` (type -> component -> container group -> host) to
-   collect, per host, the ordered list of *placements*;
-4. per host, create missing containers and set group memberships and
-   ``container_vars`` in placement order;
+   collect the *placements*, in that order;
+4. per host, create missing containers; then, walking the placements in the
+   order of step 3 (OSA's order, which group member lists keep), set group
+   memberships and ``container_vars``;
 5. provider networks: addresses and ``container_networks``;
 6. ``lxc_hosts`` and the variables every host must carry.
 """
@@ -40,10 +41,11 @@ from osa_inventory.generate.naming import (
     host_containers_group,
     new_container_name,
     physical_group_for,
+    stored_group_name,
 )
 from osa_inventory.generate.skeleton import ContainerType, Skeleton
 from osa_inventory.generate.userconfig import ConfigView, ProviderNetwork
-from osa_inventory.inventory import check_shape
+from osa_inventory.inventory import check_shape, copy_json
 
 REQUIRED_HOSTVARS = (
     "properties",
@@ -56,15 +58,6 @@ REQUIRED_HOSTVARS = (
     "component",
 )
 DEFAULT_CONTAINER_TECH = "lxc"
-
-
-def copy_json(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (faster than ``copy.deepcopy``)."""
-    if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_json(v) for v in value]
-    return value
 
 
 class Group:
@@ -127,8 +120,8 @@ class GenerationResult:
     """The new inventory and what the operator should hear about."""
 
     inventory: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    unknown_groups: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # unknown_groups' warnings included
+    unknown_groups: list[str] = field(default_factory=list)  # top-level config keys, as written
 
 
 class InventoryBuilder:
@@ -151,13 +144,18 @@ class InventoryBuilder:
     # -- entry point --
 
     def build(self) -> GenerationResult:
+        unknown = self.config.unknown_keys(self.skeleton.known)
+        self.warnings.extend(message for _, message in unknown)
         self._load_previous()
         self._reserve_addresses()
         self._add_physical_hosts()
         self._add_skeleton_groups()
         placements = self._collect_placements()
-        for host, host_placements in placements.items():
-            self._place_containers(host, host_placements)
+        by_host: dict[str, list[Placement]] = {}
+        for host, placement in placements:
+            by_host.setdefault(host, []).append(placement)
+        containers = {host: self._create_containers(host, own) for host, own in by_host.items()}
+        self._add_memberships(placements, containers)
         self._link_nested_groups()
         self._assign_networks()
         self._finish_hostvars()
@@ -165,7 +163,7 @@ class InventoryBuilder:
         return GenerationResult(
             inventory=self._assemble(),
             warnings=self.warnings,
-            unknown_groups=[g for g in self.config.host_groups if g not in self.skeleton.known],
+            unknown_groups=[key for key, _ in unknown],
         )
 
     # -- pass 1: previous inventory --
@@ -180,7 +178,7 @@ class InventoryBuilder:
                 continue
             if isinstance(value, dict) and ("hosts" in value or "children" in value):
                 group = Group.from_stored(copy_json(value))
-                name = group_name(key)
+                name = stored_group_name(key)
                 if name in self.groups:
                     self.groups[name].merge(group)
                 else:
@@ -274,10 +272,11 @@ class InventoryBuilder:
 
     # -- pass 3: placements --
 
-    def _collect_placements(self) -> dict[str, list[Placement]]:
+    def _collect_placements(self) -> list[tuple[str, Placement]]:
+        """Every (host, placement), in OSA's order: type, component, container group, host."""
         config = self.config
         global_no_containers = config.no_containers
-        placements: dict[str, list[Placement]] = {}
+        placements: list[tuple[str, Placement]] = []
         for ctype in self.skeleton.container_types:
             for parent in ctype.belongs_to:
                 self.groups[parent].add_child(ctype.name)
@@ -300,7 +299,7 @@ class InventoryBuilder:
                             affinity=affinity,
                         )
                         self._check_name_length(host, placement)
-                        placements.setdefault(host, []).append(placement)
+                        placements.append((host, placement))
         return placements
 
     def _affinity(self, group: str, host: str, entry: Mapping[str, Any], ctype: str) -> int:
@@ -346,7 +345,8 @@ class InventoryBuilder:
             if name in members and belongs_to_prefix(name, host, ctype.name)
         ]
 
-    def _place_containers(self, host: str, placements: list[Placement]) -> None:
+    def _create_containers(self, host: str, placements: list[Placement]) -> dict[str, list[str]]:
+        """The host's containers per container type, creating those missing."""
         physical = self.hostvars[host]
         physical["container_types"] = host_containers_group(host)
         physical["physical_host"] = host
@@ -365,27 +365,39 @@ class InventoryBuilder:
                 names = containers[ctype.name] = self._existing_containers(host, ctype)
             while len(names) < placement.affinity:
                 names.append(self._new_container(host, placement, len(names)))
+        return containers
 
-        # OSA's group logic walks placements in order and follows the physical
-        # host's component as metal placements update it; at the fixed point the
-        # walk starts from the final value. Limited container_vars depend on it.
-        current_component = physical.get("component")
-        on_host = self.containers_on.get(host, [])
-        for placement in placements:
+    def _add_memberships(
+        self, placements: list[tuple[str, Placement]], containers: dict[str, dict[str, list[str]]]
+    ) -> None:
+        """Group members and ``container_vars``, placement by placement.
+
+        Walking all placements in one order (not host by host) gives every group
+        OSA's member order: in ``shared_infra_all`` the galera containers of all
+        hosts come before their memcached containers. In each ``*_all`` group and
+        component group a physical host comes before its containers.
+
+        OSA's group logic follows the physical host's component as metal
+        placements update it; at the fixed point the walk starts from the final
+        value. Limited container_vars depend on it.
+        """
+        current_component = {host: self.hostvars[host].get("component") for host in containers}
+        for host, placement in placements:
             all_group = self._group(physical_group_for(placement.container_group, "all"), False)
             component_group = self._group(placement.component)
-            for name in containers.get(placement.ctype.name, ()):
-                component_group.hosts[name] = None
-                all_group.hosts[name] = None
             if placement.metal:
-                current_component = placement.component
-            if current_component == placement.component:
+                current_component[host] = placement.component
+            if current_component[host] == placement.component:
                 component_group.hosts[host] = None
             all_group.hosts[host] = None
+            for name in containers[host].get(placement.ctype.name, ()):
+                component_group.hosts[name] = None
+                all_group.hosts[name] = None
             container_vars = self.config.entry(placement.host_group, host).get("container_vars")
             if isinstance(container_vars, dict) and container_vars:
-                self._apply_container_vars(container_vars, physical, current_component)
-                for name in on_host:
+                physical = self.hostvars[host]
+                self._apply_container_vars(container_vars, physical, current_component[host])
+                for name in self.containers_on.get(host, []):
                     hostvars = self.hostvars[name]
                     self._apply_container_vars(container_vars, hostvars, hostvars.get("component"))
 
@@ -475,23 +487,28 @@ class InventoryBuilder:
                 stack.append((child, False))
         return list(ordered)
 
+    def _group_named(self, name: str) -> str:
+        """A group named in the config: as written if it exists (``aio-1_host_containers``),
+        else with ``-`` read as ``_`` (``shared-infra_hosts``)."""
+        return name if name in self.groups else group_name(name)
+
     def _assign_networks(self) -> None:
         for network in self.config.provider_networks:
             pool = self.pools.get(network.queue) if network.queue else None
             reference = network.spec.get("reference_group")
             allowed: dict[str, None] | None = None
             if reference:
-                ref_group = self.groups.get(group_name(str(reference)))
-                if ref_group is None:
+                ref_group = self._group_named(str(reference))
+                if ref_group not in self.groups:
                     raise GenerationError(
                         f"{self.config.where('global_overrides')}: provider_networks"
                         f"[{network.index}] has reference_group '{reference}', which is not a "
                         "group; fix the name"
                     )
-                allowed = dict.fromkeys(self._hosts_under(group_name(str(reference))))
+                allowed = dict.fromkeys(self._hosts_under(ref_group))
             done: set[str] = set()
             for bind_group in network.bind_groups:
-                for name in self._hosts_under(bind_group):
+                for name in self._hosts_under(self._group_named(bind_group)):
                     if name in done:
                         continue
                     done.add(name)

@@ -12,14 +12,35 @@ MAX_CONTAINER_PREFIX = 52
 MAX_HOSTNAME = 63
 
 
+HOST_CONTAINERS = "host_containers"
+
+
 def group_name(name: str) -> str:
-    """Ansible group names use ``_``; OSA normalises ``-`` to ``_``."""
+    """A config or env.d group name as OSA reads it: ``-`` becomes ``_``.
+
+    Not for names built from a host name: those keep the host name as written.
+    """
     return name.replace("-", "_")
 
 
 def host_containers_group(host: str) -> str:
-    """The group that lists the containers living on ``host``."""
-    return group_name(f"{host}_host_containers")
+    """The group that lists the containers living on ``host``: ``aio-1_host_containers``.
+
+    The host name is kept as written, dashes included, as OSA does.
+    """
+    return f"{host}_{HOST_CONTAINERS}"
+
+
+def stored_group_name(name: str) -> str:
+    """The name a group read from a stored inventory goes by.
+
+    ``<host>_host_containers`` keeps its host part as written (older OSA releases
+    wrote ``<host>-host_containers``, read as the same group); any other group
+    name is read as :func:`group_name` reads it.
+    """
+    if name.endswith(HOST_CONTAINERS) and name[: -len(HOST_CONTAINERS)].endswith(("_", "-")):
+        return host_containers_group(name[: -len(HOST_CONTAINERS) - 1])
+    return group_name(name)
 
 
 def _type_part(container_type: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +41,11 @@ class ProviderNetwork:
 
     @property
     def bind_groups(self) -> list[str]:
+        """The ``group_binds`` as written (the builder resolves ``-`` and ``_``)."""
         binds = self.spec.get("group_binds") or []
         if isinstance(binds, str):  # one group written without a list
             binds = [binds]
-        return [group_name(str(g)) for g in binds]
+        return [str(g) for g in binds]
 
     def link_settings(self, is_metal: bool) -> dict[str, Any]:
         """The per-host network entry before address and netmask."""
@@ -133,6 +135,36 @@ class ConfigView:
             )
         self.host_ip[host] = ip
         self._group_of.setdefault(host, key)
+
+    def unknown_keys(self, known_groups: Collection[str]) -> list[tuple[str, str]]:
+        """Top-level keys that are neither a setting nor a group in ``known_groups``.
+
+        Returns ``(key, warning)`` pairs, in config order. The warning starts with
+        OSA's wording ("Group X was found in configuration but not the
+        environment") and says what happens to the key and how to fix it.
+        """
+        result = []
+        for key in self.data:
+            name = str(key)
+            if name in SETTINGS_KEYS or group_name(name) in known_groups:
+                continue
+            close = difflib.get_close_matches(
+                group_name(name), [*SETTINGS_KEYS, *known_groups], n=1, cutoff=0.8
+            )
+            fix = f"fix the name (did you mean {close[0]}?)" if close else "fix the name"
+            if name.endswith("hosts"):
+                effect = "its hosts get that group but no services"
+                fix += " or define the group in env.d"
+            else:
+                effect = "it is ignored"
+            result.append(
+                (
+                    name,
+                    f"Group {name} was found in configuration but not the environment "
+                    f"({self.where(name)}): {effect}; {fix}",
+                )
+            )
+        return result
 
     def check_unique_host_ips(self) -> None:
         """One address on two hosts is an error."""

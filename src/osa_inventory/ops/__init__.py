@@ -5,7 +5,6 @@
 * :mod:`.edit`: removing hosts and groups, clearing addresses (pure functions);
 * :mod:`.consistency`: the checks ``doctor`` runs on a stored inventory;
 * :mod:`.exchange`: OSA's export format and reading inventories to import;
-* :mod:`.retention`: how many versions a backend keeps, and setting it in osa.ini;
-* :mod:`.locations`: backend URLs such as ``sqlite:///...`` as backend + options;
+* :mod:`.retention`: setting a backend's retention in osa.ini;
 * :mod:`.migrate`: copying an inventory and its history between stores.
 """

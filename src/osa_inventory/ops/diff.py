@@ -161,8 +161,7 @@ def _group_change(name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> 
         other=tuple(other),
     )
     moved = change.hosts_added or change.hosts_removed
-    moved = moved or change.children_added or change.children_removed or change.other
-    if moved:
+    if moved or change.children_added or change.children_removed or change.other:
         return change
     if old.get("hosts") != new.get("hosts") or old.get("children") != new.get("children"):
         return GroupChange(name, CHANGE, reordered=True)

@@ -7,13 +7,12 @@ a :class:`~osa_inventory.errors.ConfigError`, so nothing is written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from osa_inventory.errors import ConfigError
-from osa_inventory.inventory import hostvars_of
+from osa_inventory.inventory import copy_inventory, hostvars_of
 from osa_inventory.ops.views import META, containers_on, group_of, host_vars, is_container
 
 #: host variables that hold a container's own address, besides container_networks
@@ -26,10 +25,6 @@ class Edit:
     inventory: dict[str, Any]
     hosts: tuple[str, ...] = ()  # hosts removed, or whose addresses were cleared
     groups: tuple[str, ...] = ()  # groups removed
-
-
-def _copy(inventory: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(inventory))
 
 
 def _unique(names: Iterable[str]) -> list[str]:
@@ -48,7 +43,7 @@ def remove_hosts(inventory: Mapping[str, Any], names: Iterable[str]) -> Edit:
         doomed.extend([name, *containers_on(inventory, name)])
     doomed = _unique(doomed)
     gone = set(doomed)
-    result = _copy(inventory)
+    result = copy_inventory(inventory)
     hostvars = hostvars_of(result)
     container_groups = {
         str(hostvars[name]["container_types"])
@@ -73,8 +68,14 @@ def remove_hosts(inventory: Mapping[str, Any], names: Iterable[str]) -> Edit:
     return Edit(result, hosts=tuple(doomed), groups=tuple(sorted(empty)))
 
 
-def remove_groups(inventory: Mapping[str, Any], names: Iterable[str]) -> Edit:
-    """Remove groups (and their mention as a child of other groups); hosts stay."""
+def remove_groups(
+    inventory: Mapping[str, Any], names: Iterable[str], *, unlink: bool = True
+) -> Edit:
+    """Remove groups; hosts stay.
+
+    With ``unlink`` the groups are also dropped from other groups' ``children``;
+    without, those entries stay, as OSA's ``inventory-manage.py -d`` leaves them.
+    """
     names = _unique(names)
     if not names:
         raise ConfigError("name at least one group to remove")
@@ -82,14 +83,16 @@ def remove_groups(inventory: Mapping[str, Any], names: Iterable[str]) -> Edit:
         if name in PROTECTED_GROUPS:
             raise ConfigError(f"group {name} cannot be removed: it holds the inventory's vars")
         group_of(inventory, name)
-    result = _copy(inventory)
-    _drop_groups(result, set(names))
+    result = copy_inventory(inventory)
+    _drop_groups(result, set(names), unlink=unlink)
     return Edit(result, groups=tuple(names))
 
 
-def _drop_groups(inventory: dict[str, Any], names: set[str]) -> None:
+def _drop_groups(inventory: dict[str, Any], names: set[str], *, unlink: bool = True) -> None:
     for name in names:
         inventory.pop(name, None)
+    if not unlink:
+        return
     for key, group in inventory.items():
         children = group.get("children") if key != META and isinstance(group, dict) else None
         if isinstance(children, list) and any(c in names for c in children):
@@ -103,7 +106,7 @@ def clear_ips(inventory: Mapping[str, Any]) -> Edit:
     next generator run gives it new addresses from the current ``cidr_networks``
     while everything else (names, groups, vars) stays.
     """
-    result = _copy(inventory)
+    result = copy_inventory(inventory)
     cleared = []
     for name, hostvars in sorted(hostvars_of(result).items()):
         if not is_container(name, hostvars):

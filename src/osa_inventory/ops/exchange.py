@@ -17,24 +17,42 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.backends.osafile import parse_bytes
 from osa_inventory.errors import ConfigError, StoreCorrupt
+from osa_inventory.fileio import parse_bytes
 from osa_inventory.inventory import check_shape, hostvars_of
-from osa_inventory.ops.views import memberships
 
 LATEST = "latest"
 
 
+def _sorted_keys(value: Any) -> Any:
+    """``value`` with every mapping's keys in sorted order (lists keep theirs)."""
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
 def osa_export(inventory: Mapping[str, Any]) -> dict[str, Any]:
-    """Per-host vars and direct groups, plus the ``all`` vars (OSA's export format)."""
-    groups = memberships(inventory)
-    hosts = {
-        name: {"hostvars": hostvars, "groups": groups.get(name, [])}
+    """Per-host vars and direct groups, plus the ``all`` vars (OSA's export format).
+
+    In OSA's order, which is that of the sorted file OSA reads: hosts by name,
+    each host's ``hostvars`` then ``groups`` (by group name; no ``groups`` key
+    for a host in no group), then ``all``.
+    """
+    hosts: dict[str, dict[str, Any]] = {
+        name: {"hostvars": _sorted_keys(hostvars)}
         for name, hostvars in sorted(hostvars_of(dict(inventory)).items())
     }
+    for group, value in sorted(inventory.items()):
+        if group in ("_meta", "all") or not isinstance(value, dict):
+            continue
+        for host in value.get("hosts") or []:
+            if host in hosts:
+                hosts[host].setdefault("groups", []).append(group)
     all_group = inventory.get("all")
     all_vars = all_group.get("vars", {}) if isinstance(all_group, dict) else {}
-    return {"hosts": hosts, "all": all_vars}
+    return {"hosts": hosts, "all": _sorted_keys(all_vars)}
 
 
 def tar_members(path: Path) -> list[str]:

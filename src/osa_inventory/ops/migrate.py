@@ -1,8 +1,9 @@
 """Copy an inventory and its retained history from one store to another.
 
 Every retained version of the source is read first, then written in order to
-the target with its original time, actor, command and message (the target
-numbers them from its own head). Afterwards the target is read back and must
+the target with its original time, actor, command and message. An empty target
+gives them the source's numbers; one that holds versions numbers them after its
+own head. Afterwards the target is read back and must
 equal the source, version by version. The source is only read, never locked or
 written; if it changes meanwhile the migration fails and says so.
 """
@@ -15,7 +16,6 @@ from typing import Any
 
 from osa_inventory.errors import ConfigError, StaleWrite, StoreError
 from osa_inventory.inventory import empty_inventory, hostvars_of
-from osa_inventory.ops.retention import retention_of
 from osa_inventory.store.backend import VersionInfo, WriteMeta
 from osa_inventory.store.store import Snapshot, Store
 
@@ -101,6 +101,7 @@ def _meta_for(info: VersionInfo | None, source: str, command: str) -> WriteMeta:
         time=info.time,
         fingerprint=info.fingerprint,
         warnings=tuple(info.warnings),
+        first_version=info.version,  # used by an empty target only
     )
 
 
@@ -137,16 +138,16 @@ def migrate(
         if _identity(target.read()) != _identity(existing):
             raise StaleWrite(f"target {target.label} changed since it was checked; rerun")
         for done, version in enumerate(versions, 1):
-            if target.versioned:
-                meta = _meta_for(version.info, source.label, command)
-                written = target.backend.write_version(
-                    version.inventory, meta, target.backend.head()
-                )
-                report.written.append(written)
-            else:
-                target.backend.write(version.inventory)
-                report.written.append(None)
+            meta = _meta_for(version.info, source.label, command)
+            report.written.append(target.append_version(version.inventory, meta))
             progress("write", done, len(versions))
+    numbers = [v.info.version for v in versions if v.info is not None]
+    written = [w.version for w in report.written if w is not None]
+    if is_empty(existing) and written and numbers and written != numbers:
+        report.notes.append(
+            f"{target.label} numbered the copies {written[0]}-{written[-1]} (source: "
+            f"{numbers[0]}-{numbers[-1]}): its backend does not take a first version number"
+        )
     verify(versions, target, progress)
     after = source.read()
     if _identity(after) != _identity(before) or after.inventory != before.inventory:
@@ -167,7 +168,7 @@ def _fit_target(
                 f"{target.label} keeps no history: copying the current inventory only"
             )
         return versions[-1:]
-    retention = retention_of(target.backend)
+    retention = target.retention()
     if retention and retention.versions and len(versions) > retention.versions:
         dropped = len(versions) - retention.versions
         report.notes.append(

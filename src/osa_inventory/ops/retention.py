@@ -1,51 +1,19 @@
-"""How many versions a backend keeps, and changing that in osa.ini.
+"""Changing a backend's retention in osa.ini.
 
-Retention is a backend option: ``backup_keep`` for the file backend (backups in
-the tar, plus the current file), ``retention`` for the others that keep
-versions. :func:`set_ini_option` edits one line of osa.ini and keeps the rest of
-the file (comments included) as it was.
+Each backend says which option sets its retention and what it means
+(``Store.retention()``: ``backup_keep`` for the file backend, ``retention`` for
+the others that keep versions). :func:`set_ini_option` edits one line of
+osa.ini and keeps the rest of the file (comments included) as it was.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from osa_inventory.backends.osafile import atomic_write
 from osa_inventory.errors import ConfigError
-
-OPTION_NAMES = ("retention", "backup_keep")
-
-
-@dataclass(frozen=True)
-class Retention:
-    option: str  # the backend option that sets it
-    value: int
-    versions: int  # versions kept, current one included (0: all)
-
-
-def retention_option(backend_class: Any) -> str | None:
-    """The name of the option that sets a backend's retention, or None."""
-    declared = getattr(backend_class, "options", None)
-    if not isinstance(declared, Mapping):
-        return None
-    return next((name for name in OPTION_NAMES if name in declared), None)
-
-
-def retention_of(backend: Any) -> Retention | None:
-    """The retention of a registered backend, or None when it has no such option."""
-    option = retention_option(type(backend))
-    config = getattr(backend, "config", None)
-    if option is None or not isinstance(config, Mapping) or config.get(option) is None:
-        return None
-    value = int(config[option])
-    versions = value + 1 if option == "backup_keep" else value
-    return Retention(option, value, versions)
-
+from osa_inventory.fileio import atomic_write
 
 _SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]+)\]")
 
@@ -91,4 +59,4 @@ def set_ini_option(path: Path, section: str, key: str, value: str) -> None:
 
 def _is_section(line: str, section: str) -> bool:
     match = _SECTION_RE.match(line)
-    return bool(match) and match.group("name").strip() == section
+    return match is not None and match.group("name").strip() == section

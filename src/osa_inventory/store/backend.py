@@ -1,6 +1,6 @@
 """The storage plugin contract.
 
-A backend is any class with three methods:
+A backend is any class with three methods (:class:`MinimalBackend`):
 
 * ``register(options: dict) -> None`` takes the options given for it (paths,
   URLs, credentials) and checks them;
@@ -8,19 +8,38 @@ A backend is any class with three methods:
   skeleton when nothing is stored;
 * ``write(inventory: dict) -> None`` stores it.
 
+Everything else is an optional capability, declared here as a Protocol: a
+backend has it when it has the methods (the front end checks with
+``isinstance``), and :func:`capabilities` lists what a backend has. The Store
+front end (:mod:`osa_inventory.store.store`) uses a capability when the backend
+has it and supplies a fallback otherwise; docs/plugins.md says what each one
+must do, and :mod:`osa_inventory.testing` checks it:
+
+=========================  =====================================================
+capability                 methods
+=========================  =====================================================
+:class:`LockingBackend`    ``acquire_lock``/``release_lock``/``lock_status``/
+                           ``break_lock``; without it: a local lock file
+:class:`TakeoverReporter`  ``stale_holder``: the dead holder a lock was taken from
+:class:`VersionedBackend`  ``head``/``list_versions``/``read_version``/
+                           ``write_version`` (compare-and-swap); without it: no
+                           history
+:class:`CurrentReader`     ``read_current()``: head and content from one read
+:class:`CanonicalReader`   ``read_current_bytes()``: the head's canonical bytes
+:class:`CanonicalWriter`   ``write_canonical(data, ...)``: a version given those bytes
+:class:`FingerprintRecorder`  ``set_fingerprint``: remember the generator's inputs
+:class:`HostReader`        ``load_host(name)``: one host's variables, for ``--host``
+:class:`RetentionReporter` ``retention()``: how many versions are kept
+:class:`SchemaAdmin`       ``upgrade_schema``/``schema_status`` (``osa-inventory db``)
+:class:`Describable`       ``describe()``: where the store is, for messages
+:class:`Closable`          ``close()``: release connections
+:class:`URLBackend`        class-level ``url_schemes``/``options_from_url``
+:class:`DefaultOptions`    class-level ``default_options(config_dir, name)``
+=========================  =====================================================
+
 :class:`Backend` is a convenience base class: it validates options against a
-typed schema (:class:`Option`) and documents the optional capabilities a
-backend may add. The Store front end (:mod:`osa_inventory.store.store`) uses a
-capability when the backend has it and supplies a fallback otherwise:
-
-* locking (:class:`LockingBackend`): ``acquire_lock``/``release_lock``/
-  ``lock_status``/``break_lock``; without it the front end takes a local lock;
-* versions (:class:`VersionedBackend`): ``head``/``list_versions``/
-  ``read_version``/``write_version`` (a compare-and-swap on the version number);
-  without it there is no history;
-* per-host reads (:class:`HostReader`): ``load_host(name)`` for ``--host``.
-
-Backends raise only :mod:`osa_inventory.errors` exceptions.
+typed schema (:class:`Option`). Backends raise only :mod:`osa_inventory.errors`
+exceptions.
 """
 
 from __future__ import annotations
@@ -36,15 +55,29 @@ from osa_inventory.errors import ConfigError
 from osa_inventory.inventory import empty_inventory
 
 __all__ = [
+    "CAPABILITIES",
     "Backend",
+    "CanonicalReader",
+    "CanonicalWriter",
+    "Closable",
+    "CurrentReader",
+    "DefaultOptions",
+    "Describable",
+    "FingerprintRecorder",
     "HostReader",
     "LockHolder",
     "LockingBackend",
     "MinimalBackend",
     "Option",
+    "Retention",
+    "RetentionReporter",
+    "SchemaAdmin",
+    "TakeoverReporter",
+    "URLBackend",
     "VersionInfo",
     "VersionedBackend",
     "WriteMeta",
+    "capabilities",
     "empty_inventory",
     "new_lineage",
 ]
@@ -165,6 +198,9 @@ class WriteMeta:
     fingerprint: str = ""
     #: the generator's warnings for those inputs, repeated when the version is served as is
     warnings: tuple[str, ...] = ()
+    #: the number an empty store gives this, its first version (``migrate`` keeps the
+    #: source's numbers); None: 1. A store that has versions numbers after its head.
+    first_version: int | None = None
 
     @classmethod
     def for_this_process(
@@ -226,6 +262,15 @@ def new_lineage() -> str:
     return os.urandom(16).hex()
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How many versions a backend keeps, and the option that sets it."""
+
+    option: str  # the backend option that sets it, e.g. "retention"
+    value: int  # its value
+    versions: int  # versions kept, current one included (0: all)
+
+
 @runtime_checkable
 class MinimalBackend(Protocol):
     """The contract every plugin meets."""
@@ -242,13 +287,23 @@ class LockingBackend(Protocol):
     """A backend with its own exclusive lock (shared by every deploy host)."""
 
     def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
-        """Take the lock for ``holder``; return None on success, else the current holder."""
+        """Take the lock for ``holder`` without waiting; None on success, else the holder."""
 
     def release_lock(self, holder: LockHolder) -> None: ...
 
     def lock_status(self) -> LockHolder | None: ...
 
-    def break_lock(self, lock_id: str) -> None: ...
+    def break_lock(self, lock_id: str) -> None:
+        """Break the lock if ``lock_id`` holds it, else raise StoreError."""
+
+
+@runtime_checkable
+class TakeoverReporter(Protocol):
+    """A lock that knows when it was taken from a holder that died (e.g. a freed flock)."""
+
+    @property
+    def stale_holder(self) -> LockHolder | None:
+        """After a successful ``acquire_lock``: the dead holder it replaced, else None."""
 
 
 @runtime_checkable
@@ -258,9 +313,11 @@ class VersionedBackend(Protocol):
     def head(self) -> VersionInfo | None:
         """The current version, or None for an empty store."""
 
-    def list_versions(self) -> list[VersionInfo]: ...
+    def list_versions(self) -> list[VersionInfo]:
+        """The retained versions, oldest first."""
 
-    def read_version(self, version: int) -> dict[str, Any]: ...
+    def read_version(self, version: int) -> dict[str, Any]:
+        """The content of a retained version; StoreError when it is not retained."""
 
     def write_version(
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
@@ -269,8 +326,126 @@ class VersionedBackend(Protocol):
 
 
 @runtime_checkable
+class CurrentReader(Protocol):
+    """Head and content from one consistent read (no writer can slip in between)."""
+
+    def read_current(self) -> tuple[VersionInfo | None, dict[str, Any]]: ...
+
+
+@runtime_checkable
+class CanonicalReader(Protocol):
+    """The head's stored bytes, when they are exactly the canonical serialisation."""
+
+    def read_current_bytes(self) -> tuple[VersionInfo | None, bytes | None]:
+        """(head, bytes): the bytes equal ``dumps_inventory`` of the head's content
+        (ASCII), so they can be served without parsing; None when the backend cannot
+        vouch for that (then the caller reads)."""
+
+
+@runtime_checkable
+class CanonicalWriter(Protocol):
+    """Stores a version given its canonical bytes, so the caller serialises only once."""
+
+    def write_canonical(
+        self, data: bytes, meta: WriteMeta, expected: VersionInfo | None
+    ) -> VersionInfo:
+        """``write_version`` of the inventory whose ``dumps_inventory`` (ASCII) is ``data``."""
+
+
+@runtime_checkable
+class FingerprintRecorder(Protocol):
+    """Remembers which generator inputs gave the head version (the fast ``--list``)."""
+
+    def set_fingerprint(self, version: VersionInfo, fingerprint: str, warnings: list[str]) -> None:
+        """Attach ``fingerprint`` and ``warnings`` to ``version`` if it is still the head
+        (the lock is held); creates no version and leaves the content as it is."""
+
+
+@runtime_checkable
 class HostReader(Protocol):
-    def load_host(self, name: str) -> dict[str, Any] | None: ...
+    """Reads one host's variables without reading the whole inventory."""
+
+    def load_host(self, name: str) -> dict[str, Any] | None:
+        """The host's variables in the current version, or None for an unknown host."""
+
+
+@runtime_checkable
+class RetentionReporter(Protocol):
+    """Says how many versions it keeps (``osa-inventory retention``, migrate)."""
+
+    def retention(self) -> Retention | None: ...
+
+
+@runtime_checkable
+class SchemaAdmin(Protocol):
+    """A backend with a database schema (``osa-inventory db upgrade|current``)."""
+
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        """Create or upgrade the schema; the revisions (before, after)."""
+
+    def schema_status(self) -> Any:
+        """An object with ``current``, ``head`` and ``state`` (text)."""
+
+
+@runtime_checkable
+class Describable(Protocol):
+    """Says where the store is, for messages, the lock's label and the history."""
+
+    def describe(self) -> str:
+        """A short description without secrets, e.g. ``file:/etc/.../inventory.json``."""
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """Holds connections to release when the command is done."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class URLBackend(Protocol):
+    """A backend class that can be named by a URL (``migrate --from/--to``)."""
+
+    url_schemes: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """The options that reach the store ``url`` names; ConfigError if malformed."""
+
+
+@runtime_checkable
+class DefaultOptions(Protocol):
+    """A backend class with defaults that depend on the config dir or inventory name."""
+
+    @classmethod
+    def default_options(cls, config_dir: str | None, name: str) -> dict[str, str]:
+        """Options to use when not given, e.g. the file backend's ``path``."""
+
+
+#: capability name -> Protocol, as :func:`capabilities` reports them
+CAPABILITIES: dict[str, type] = {
+    "locking": LockingBackend,
+    "lock-takeover-report": TakeoverReporter,
+    "versions": VersionedBackend,
+    "snapshot-read": CurrentReader,
+    "canonical-bytes": CanonicalReader,
+    "canonical-writes": CanonicalWriter,
+    "fingerprints": FingerprintRecorder,
+    "host-reads": HostReader,
+    "retention": RetentionReporter,
+    "schema": SchemaAdmin,
+    "describe": Describable,
+    "close": Closable,
+    "urls": URLBackend,
+    "default-options": DefaultOptions,
+}
+
+
+def capabilities(backend: object) -> frozenset[str]:
+    """The names of the :data:`CAPABILITIES` a backend (instance or class) has."""
+    return frozenset(
+        name for name, protocol in CAPABILITIES.items() if isinstance(backend, protocol)
+    )
 
 
 class Backend:
@@ -291,6 +466,8 @@ class Backend:
     shared_between_processes: ClassVar[bool] = True
     #: reached over the network: the front end keeps a local copy for outages
     network: ClassVar[bool] = False
+    #: options a read-only consumer (the Ansible plugin) uses unless given
+    reader_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}

@@ -29,7 +29,7 @@ from typing import Any
 
 from osa_inventory.errors import StoreUnavailable
 from osa_inventory.jsonio import dumps_inventory
-from osa_inventory.store.backend import LockHolder, VersionInfo, WriteMeta
+from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.store import CommitResult, Snapshot, Store
 
 FORMAT = 2  # 2: the body is the canonical serialisation, with its SHA-256 in the header
@@ -53,11 +53,6 @@ def cache_key(backend: str, options: Mapping[str, Any], name: str, secret: set[s
     }
     text = json.dumps([backend, name, shown], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def is_network_backend(backend: Any) -> bool:
-    """Whether a backend (class or instance) declares ``network = True``."""
-    return bool(getattr(backend, "network", False))
 
 
 def _age(seconds: float) -> str:
@@ -181,7 +176,7 @@ class CachingStore(Store):
 
     # -- reading --
 
-    def read_canonical(self) -> tuple[Any, bytes | None]:
+    def read_canonical(self) -> tuple[VersionInfo | None, bytes | None]:
         """The head version and the local copy's bytes when the copy is that version.
 
         One small request (the head) instead of reading the whole store: the
@@ -190,11 +185,8 @@ class CachingStore(Store):
         reads through :meth:`read`, which refreshes the copy or serves it
         during an outage.
         """
-        head = getattr(self.backend, "head", None)
-        if not callable(head):
-            return None, None
         try:
-            version = head()
+            version = super().head()
         except StoreUnavailable:
             return None, None
         if version is None:
@@ -204,6 +196,13 @@ class CachingStore(Store):
             with contextlib.suppress(OSError):
                 os.utime(self.cache.path)  # confirmed current just now
         return version, body
+
+    def head(self) -> VersionInfo | None:
+        """The backend's head, or None when it cannot be reached (a read then serves the copy)."""
+        try:
+            return super().head()
+        except StoreUnavailable:
+            return None
 
     def _read(self) -> Snapshot:
         try:
@@ -265,19 +264,12 @@ class CachingStore(Store):
             raise self._refuse("write the inventory")
         return super()._acquire()
 
-    def commit(
-        self,
-        inventory: dict[str, Any],
-        *,
-        base: Snapshot,
-        meta: WriteMeta,
-        force: bool = False,
-    ) -> CommitResult:
+    def _before_write(self, base: Snapshot) -> None:
         if self._served is not None and base is self._served.snapshot:
             raise self._refuse("write the inventory")
-        result = super().commit(inventory, base=base, meta=meta, force=force)
-        if result.changed:
-            self._keep(Snapshot(result.inventory, result.version))
+
+    def _written(self, result: CommitResult) -> CommitResult:
+        self._keep(Snapshot(result.inventory, result.version))
         return result
 
     def remember_fingerprint(
@@ -299,9 +291,9 @@ def caching_store(
     **kwargs: Any,
 ) -> CachingStore:
     """A :class:`CachingStore` with its cache file named after the store's settings."""
-    declared = getattr(backend, "options", None)
-    secret = {key for key, option in (declared or {}).items() if getattr(option, "secret", False)}
-    key = cache_key(backend_name, options, inventory_name, secret)
+    from osa_inventory.store.registry import secret_options
+
+    key = cache_key(backend_name, options, inventory_name, secret_options(backend))
     return CachingStore(
         backend, cache=LocalCache(cache_dir() / f"{key}.json"), ttl=ttl, warn=warn, **kwargs
     )

@@ -5,15 +5,22 @@ a third-party plugin declares its own. They are also listed in
 :data:`BUILTIN_BACKENDS` so that the hot ``--list`` path can import the one it
 needs without scanning every installed distribution's metadata; a test keeps
 the two lists equal.
+
+What only a backend knows, the registry asks its class: which URL schemes name
+it (:func:`parse_url`), its default options (:func:`default_options`) and which
+options are secret (:func:`secret_options`).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from osa_inventory.errors import ConfigError, StoreUnavailable
+from osa_inventory.errors import ConfigError, OsaInventoryError, StoreUnavailable
+from osa_inventory.store.backend import DefaultOptions, URLBackend
 
 NAMESPACE = "osa_inventory.backends"
 
@@ -85,14 +92,17 @@ def check_contract(backend_class: Any, label: str) -> None:
         )
 
 
+def _find_class(name: str) -> Any:
+    if ":" in name:
+        return _import_target(name)
+    if name in BUILTIN_BACKENDS:
+        return _import_target(BUILTIN_BACKENDS[name])
+    return _load_plugin(name)
+
+
 def load_backend_class(name: str) -> Any:
     """The class for a backend name or a ``package.module:Class`` import path."""
-    if ":" in name:
-        backend_class = _import_target(name)
-    elif name in BUILTIN_BACKENDS:
-        backend_class = _import_target(BUILTIN_BACKENDS[name])
-    else:
-        backend_class = _load_plugin(name)
+    backend_class = _find_class(name)
     check_contract(backend_class, name)
     problem = missing_requirements(backend_class)
     if problem:
@@ -106,11 +116,11 @@ def _load_plugin(name: str) -> Any:
 
     failures: list[str] = []
 
-    def on_failure(_manager: Any, entrypoint: Any, exc: Exception) -> None:
+    def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
         failures.append(f"{entrypoint.value}: {exc}")
 
     try:
-        manager = driver.DriverManager(
+        manager: driver.DriverManager[Any] = driver.DriverManager(
             NAMESPACE, name, invoke_on_load=False, on_load_failure_callback=on_failure
         )
     except NoMatches:
@@ -126,11 +136,93 @@ def _load_plugin(name: str) -> Any:
     return manager.driver
 
 
-def create_backend(name: str, options: dict[str, Any]) -> Any:
-    """Instantiate and register a backend."""
-    backend = load_backend_class(name)()
-    backend.register(dict(options))
-    return backend
+def find_backend_class(name: str) -> Any:
+    """The class of a backend, or None when it cannot be loaded (no contract or dependency check).
+
+    For what must work even when the backend does not, such as ``config show``.
+    """
+    try:
+        return _find_class(name)
+    except Exception:  # a broken plugin may raise anything on import
+        return None
+
+
+def default_options(backend: str, config_dir: str | None, name: str) -> dict[str, str]:
+    """The options a backend uses when they are not given (e.g. the file backend's path)."""
+    backend_class = find_backend_class(backend)
+    if not isinstance(backend_class, DefaultOptions):
+        return {}
+    return dict(backend_class.default_options(config_dir, name))
+
+
+def secret_options(backend: Any) -> set[str]:
+    """Options a backend (name, class or instance) declares ``secret`` in its schema."""
+    declared = getattr(
+        find_backend_class(backend) if isinstance(backend, str) else backend, "options", None
+    )
+    if not isinstance(declared, Mapping):
+        return set()
+    return {key for key, option in declared.items() if getattr(option, "secret", False)}
+
+
+def is_network(backend: str) -> bool:
+    """Whether a backend declares ``network = True`` (the local copy applies to it)."""
+    return bool(getattr(find_backend_class(backend), "network", False))
+
+
+_SCHEME_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` is a URL (``scheme://...``) rather than a backend name."""
+    return bool(_SCHEME_RE.match(text))
+
+
+def parse_url(url: str) -> tuple[str, dict[str, str]]:
+    """(backend name, options) for a store named by a URL, parsed by the backend it names.
+
+    A backend claims the schemes in its ``url_schemes``; ``postgresql+psycopg``
+    counts as ``postgresql``.
+    """
+    match = _SCHEME_RE.match(url)
+    if match is None:
+        raise ConfigError(f"{url!r} is not a URL; write it like sqlite:////path/inventory.db")
+    scheme = match.group("scheme").lower()
+    known: list[str] = []
+    failures: list[str] = []
+    for name, backend_class in _url_backends(failures):
+        schemes = backend_class.url_schemes
+        if scheme in schemes or scheme.partition("+")[0] in schemes:
+            return name, backend_class.options_from_url(url)
+        known += [s for s in schemes if s not in known]
+    hint = f" ({failures[0]})" if failures else ""
+    raise ConfigError(f"{url}: unknown URL scheme {scheme!r}; known: {', '.join(known)}{hint}")
+
+
+def _url_backends(failures: list[str]) -> Iterator[tuple[str, Any]]:
+    """(name, class) of every backend that can be named by a URL: built-ins first."""
+    for name in BUILTIN_BACKENDS:
+        try:
+            backend_class = _find_class(name)
+        except OsaInventoryError as exc:
+            failures.append(str(exc))
+            continue
+        if isinstance(backend_class, URLBackend):
+            yield name, backend_class
+    # importlib.metadata, not stevedore: stevedore keeps a namespace's entry points for
+    # the life of the process, and a URL's lookup must not freeze them for later ones
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=NAMESPACE):
+        if entry.name in BUILTIN_BACKENDS:
+            continue
+        try:
+            backend_class = entry.load()
+        except Exception as exc:  # a broken plugin may raise anything on import
+            failures.append(f"backend {entry.name} failed to load ({entry.value}: {exc})")
+            continue
+        if isinstance(backend_class, URLBackend):
+            yield entry.name, backend_class
 
 
 def list_backends() -> list[BackendInfo]:
@@ -139,7 +231,7 @@ def list_backends() -> list[BackendInfo]:
 
     broken: dict[str, BackendInfo] = {}
 
-    def on_failure(_manager: Any, entrypoint: Any, exc: Exception) -> None:
+    def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
         broken[entrypoint.name] = BackendInfo(
             name=entrypoint.name,
             target=entrypoint.value,
@@ -148,7 +240,7 @@ def list_backends() -> list[BackendInfo]:
             distribution=_distribution(entrypoint),
         )
 
-    manager = extension.ExtensionManager(
+    manager: extension.ExtensionManager[Any] = extension.ExtensionManager(
         NAMESPACE, invoke_on_load=False, on_load_failure_callback=on_failure
     )
     result = dict(broken)

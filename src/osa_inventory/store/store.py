@@ -11,30 +11,39 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from osa_inventory import debuglog
+from osa_inventory.debuglog import debug, warning
+from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
+    CanonicalReader,
+    CanonicalWriter,
+    Closable,
+    CurrentReader,
+    FingerprintRecorder,
     HostReader,
     LockHolder,
     LockingBackend,
+    MinimalBackend,
+    Retention,
+    RetentionReporter,
+    TakeoverReporter,
     VersionedBackend,
     VersionInfo,
     WriteMeta,
 )
 from osa_inventory.store.filelock import FileLock, pid_alive
 
-DEFAULT_LOCK_TIMEOUT = 60.0
 DEFAULT_LOCK_TTL = 300.0
+Capability = TypeVar("Capability")
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class CommitResult:
     changed: bool
     version: VersionInfo | None
     inventory: dict[str, Any]
+    #: the canonical bytes written, when the backend took them (CanonicalWriter)
+    data: bytes | None = None
 
 
 def local_lock_path(label: str) -> Path:
@@ -67,7 +78,7 @@ class Store:
 
     def __init__(
         self,
-        backend: Any,
+        backend: MinimalBackend,
         *,
         label: str = "",
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -78,13 +89,18 @@ class Store:
         self.label = label or getattr(backend, "name", "") or type(backend).__name__
         self.lock_timeout = lock_timeout
         self.lock_ttl = lock_ttl
-        self.warn = warn or (lambda message: debuglog.warning("%s", message))
-        self.versioned = isinstance(backend, VersionedBackend)
+        self.warn = warn or (lambda message: warning("%s", message))
+        self._versions = backend if isinstance(backend, VersionedBackend) else None
+        self.versioned = self._versions is not None
         if isinstance(backend, LockingBackend):
-            self.locker: Any = backend
+            self.locker: LockingBackend = backend
         else:
             self.locker = FileLock(local_lock_path(self.label))
         self._holder: LockHolder | None = None
+
+    def capability(self, protocol: type[Capability]) -> Capability | None:
+        """The backend as ``protocol`` (a capability of store/backend.py), or None."""
+        return self.backend if isinstance(self.backend, protocol) else None
 
     # -- reading --
 
@@ -95,15 +111,14 @@ class Store:
         return snapshot
 
     def _read(self) -> Snapshot:
-        read_current = getattr(self.backend, "read_current", None)
-        if callable(read_current):  # head and content from one read
-            version, inventory = read_current()
+        if isinstance(self.backend, CurrentReader):  # head and content from one read
+            version, inventory = self.backend.read_current()
             return Snapshot(inventory, version)
-        if self.versioned:
-            head = self.backend.head()
+        if self._versions is not None:
+            head = self._versions.head()
             if head is None:
                 return Snapshot(empty_inventory(), None)
-            return Snapshot(self.backend.read_version(head.version), head)
+            return Snapshot(self._versions.read_version(head.version), head)
         inventory = self.backend.load()
         return Snapshot(inventory if inventory else empty_inventory(), None)
 
@@ -114,10 +129,21 @@ class Store:
         stored inventory, so they can be served without parsing; ``None`` means
         the caller must :meth:`read` instead.
         """
-        reader = getattr(self.backend, "read_current_bytes", None)
-        if not callable(reader):
+        if not isinstance(self.backend, CanonicalReader):
             return None, None
-        return reader()
+        return self.backend.read_current_bytes()
+
+    def parse_canonical(self, version: VersionInfo | None, data: bytes) -> Snapshot:
+        """The snapshot whose canonical bytes :meth:`read_canonical` returned (no second read)."""
+        from osa_inventory.fileio import parse_bytes
+
+        inventory = parse_bytes(data, f"store {self.label}")
+        check_shape(inventory, f"store {self.label}")
+        return Snapshot(inventory, version)
+
+    def head(self) -> VersionInfo | None:
+        """The current version (None: an empty store, or one that keeps no versions)."""
+        return self._versions.head() if self._versions is not None else None
 
     def load(self) -> dict[str, Any]:
         return self.read().inventory
@@ -128,16 +154,22 @@ class Store:
         return ((self.load().get("_meta") or {}).get("hostvars") or {}).get(name)
 
     def history(self) -> list[VersionInfo]:
-        if not self.versioned:
+        if self._versions is None:
             raise StoreError(
                 f"backend {self.label} keeps no versions; history needs a backend with versions"
             )
-        return self.backend.list_versions()
+        return self._versions.list_versions()
 
     def read_version(self, version: int) -> dict[str, Any]:
-        if not self.versioned:
+        if self._versions is None:
             raise StoreError(f"backend {self.label} keeps no versions")
-        return self.backend.read_version(version)
+        return self._versions.read_version(version)
+
+    def retention(self) -> Retention | None:
+        """How many versions the backend keeps (None: it does not say)."""
+        if isinstance(self.backend, RetentionReporter):
+            return self.backend.retention()
+        return None
 
     # -- locking --
 
@@ -162,7 +194,9 @@ class Store:
         while True:
             current = self.locker.acquire_lock(holder)
             if current is None:
-                stale = getattr(self.locker, "stale_holder", None)
+                stale = (
+                    self.locker.stale_holder if isinstance(self.locker, TakeoverReporter) else None
+                )
                 if stale is not None:
                     self.warn(f"took over the lock left by {stale.describe()}, which died")
                 return holder
@@ -212,15 +246,66 @@ class Store:
         """Write ``inventory`` computed from ``base``; the lock must be held."""
         if self._holder is None:
             raise StoreError("internal error: commit without holding the store lock")
+        self._before_write(base)
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
-        if not self.versioned:
+        if self._versions is None:
             self.backend.write(inventory)
-            return CommitResult(True, None, inventory)
-        current = self.backend.head()
+            return self._written(CommitResult(True, None, inventory))
+        current = self._versions.head()
         self._check_base(base.version, current, force)
-        version = self.backend.write_version(inventory, meta, current)
-        return CommitResult(True, version, inventory)
+        return self._write_version(inventory, meta, current)
+
+    def write_if_current(
+        self, inventory: dict[str, Any], *, base: Snapshot, meta: WriteMeta
+    ) -> CommitResult:
+        """Write ``inventory`` as the version after ``base``; the lock must be held.
+
+        The backend's compare-and-swap is the only check: StaleWrite when the
+        store moved since ``base`` was read (the caller then reads it again).
+        A backend without versions cannot tell, so it gets :meth:`commit`.
+        """
+        if self._holder is None:
+            raise StoreError("internal error: write without holding the store lock")
+        if self._versions is None:
+            return self.commit(inventory, base=base, meta=meta)
+        self._before_write(base)
+        if inventory == base.inventory:
+            return CommitResult(False, base.version, base.inventory)
+        return self._write_version(inventory, meta, base.version)
+
+    def _write_version(
+        self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
+    ) -> CommitResult:
+        assert self._versions is not None
+        if isinstance(self.backend, CanonicalWriter):  # serialised once, here
+            from osa_inventory.jsonio import dumps_inventory
+
+            data = dumps_inventory(inventory).encode("ascii")
+            version = self.backend.write_canonical(data, meta, expected)
+            return self._written(CommitResult(True, version, inventory, data))
+        version = self._versions.write_version(inventory, meta, expected)
+        return self._written(CommitResult(True, version, inventory))
+
+    def _before_write(self, base: Snapshot) -> None:
+        """Hook: refuse to write from ``base`` (the caching store refuses its local copy)."""
+
+    def _written(self, result: CommitResult) -> CommitResult:
+        """Hook: a new version was written (the caching store keeps a copy)."""
+        return result
+
+    def append_version(self, inventory: dict[str, Any], meta: WriteMeta) -> VersionInfo | None:
+        """Write ``inventory`` on top of the current head as it is (migrate); lock held.
+
+        Unlike :meth:`commit`, an unchanged inventory is written too, as a new
+        version. Returns None for a backend that keeps no versions.
+        """
+        if self._holder is None:
+            raise StoreError("internal error: write without holding the store lock")
+        if self._versions is None:
+            self.backend.write(inventory)
+            return None
+        return self._versions.write_version(inventory, meta, self._versions.head())
 
     def _check_base(
         self, base: VersionInfo | None, current: VersionInfo | None, force: bool
@@ -257,8 +342,10 @@ class Store:
         next run can skip generation. Never waits: if a writer holds the lock,
         nothing is recorded. Returns whether it was recorded.
         """
-        setter = getattr(self.backend, "set_fingerprint", None)
-        if not callable(setter) or snapshot.version is None or not fingerprint:
+        recorder = self.backend
+        if not isinstance(recorder, FingerprintRecorder) or self._versions is None:
+            return False
+        if snapshot.version is None or not fingerprint:
             return False
         holder = LockHolder.for_this_process(ttl=self.lock_ttl)
         try:  # best effort: a read-only role (or a busy store) just skips it
@@ -267,15 +354,15 @@ class Store:
         except StoreError:
             return False
         try:
-            current = self.backend.head()
+            current = self._versions.head()
             if current is None or current.version != snapshot.version.version:
                 return False
             if current.extra.get("digest") != snapshot.version.extra.get("digest"):
                 return False
-            setter(current, fingerprint, list(warnings or ()))
+            recorder.set_fingerprint(current, fingerprint, list(warnings or ()))
             return True
         except StoreError as exc:
-            debuglog.debug("could not record the input fingerprint: %s", exc)
+            debug("could not record the input fingerprint: %s", exc)
             return False
         finally:
             with contextlib.suppress(StoreError):
@@ -294,7 +381,8 @@ class Store:
         """Lock, read, apply ``change`` to the stored inventory, write if it changed.
 
         ``change`` must return a new inventory and leave its argument untouched
-        (the generator does; use :func:`copy_inventory` to edit a copy).
+        (the generator does; use :func:`osa_inventory.inventory.copy_inventory` to edit a
+        copy).
         """
         with self.locked():
             base = self.read()
@@ -308,11 +396,5 @@ class Store:
             return self.commit(new, base=base, meta=meta, force=force)
 
     def close(self) -> None:
-        close = getattr(self.backend, "close", None)
-        if callable(close):
-            close()
-
-
-def copy_inventory(inventory: dict[str, Any]) -> dict[str, Any]:
-    """An independent copy, so a change function cannot touch the base snapshot."""
-    return json.loads(json.dumps(inventory))
+        if isinstance(self.backend, Closable):
+            self.backend.close()

@@ -1,7 +1,13 @@
 """Test helpers shipped with osa-inventory, for in-tree and third-party backends.
 
-The backend conformance suite lives in :mod:`osa_inventory.testing.backend`; it
-needs pytest (``pip install 'osa-inventory[test]'``)::
+* :mod:`.backend`: the backend conformance suite (below);
+* :mod:`.servers`: PostgreSQL and MariaDB servers started from this machine's
+  binaries, for tests and benchmarks;
+* :mod:`.etcd_cluster`: a real etcd cluster on loopback;
+* :mod:`.deployment`: a prod-shaped OSA deployment of any size
+  (``python -m osa_inventory.testing.deployment --computes N --out DIR``).
+
+The conformance suite needs pytest (``pip install 'osa-inventory[test]'``)::
 
     from osa_inventory.testing import BackendConformance, BackendSpec
 

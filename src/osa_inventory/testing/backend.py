@@ -30,7 +30,6 @@ parents) when it exists, and always uses a built-in sample.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -41,25 +40,33 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
-from osa_inventory.inventory import empty_inventory
-from osa_inventory.store import open_backend
+from osa_inventory.inventory import copy_inventory, empty_inventory
+from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.settings import is_secret
+from osa_inventory.store import open_backend, store_label
 from osa_inventory.store.backend import (
+    CanonicalReader,
+    CanonicalWriter,
+    CurrentReader,
+    Describable,
+    FingerprintRecorder,
     HostReader,
     LockHolder,
+    RetentionReporter,
     VersionedBackend,
     VersionInfo,
     WriteMeta,
     current_user,
 )
 from osa_inventory.store.registry import load_backend_class
-from osa_inventory.store.store import Store, copy_inventory
+from osa_inventory.store.store import Store
 
 __all__ = [
     "BackendConformance",
@@ -87,17 +94,12 @@ class BackendSpec:
         return open_backend(self.target, dict(self.options))
 
     def label(self, backend: Any) -> str:
-        """The Store label: the backend's own description, else target and options digest.
+        """The Store label, by the one rule (:func:`osa_inventory.store.store_label`).
 
         Every Store of one spec gets the same label, so that plugins without a
         lock of their own share the front end's local lock.
         """
-        describe = getattr(backend, "describe", None)
-        text = describe() if callable(describe) else ""
-        if text:
-            return str(text)
-        options = json.dumps(self.options, sort_keys=True, default=str)
-        return f"{self.target}#{hashlib.sha256(options.encode()).hexdigest()[:12]}"
+        return store_label(backend, self.target, self.options)
 
 
 # -- inventories -----------------------------------------------------------------------
@@ -130,7 +132,7 @@ def reference_inventories() -> dict[str, Path]:
 
 def _container_networks(index: int, metal: bool) -> dict[str, Any]:
     third, fourth = divmod(index, 250)
-    networks = {}
+    networks: dict[str, Any] = {}
     for key, bridge, prefix, mtu in (
         ("management_address", "br-mgmt", 10, 1500),
         ("tunnel_address", "br-vxlan", 11, 9000),
@@ -262,6 +264,11 @@ def with_counter(inventory: dict[str, Any], value: int) -> dict[str, Any]:
     result = copy_inventory(inventory)
     result.setdefault("all", {}).setdefault("vars", {})[COUNTER] = value
     return result
+
+
+def replacing(inventory: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A change that replaces whatever is stored by (a copy of) ``inventory``."""
+    return lambda _current: copy_inventory(inventory)
 
 
 def counter_of(inventory: dict[str, Any]) -> Any:
@@ -451,6 +458,7 @@ class BackendConformance:
     def test_noop_update_creates_no_version(self, backend_spec: BackendSpec) -> None:
         store = self.empty_store(backend_spec)
         assert store.update(lambda _: sample_inventory()).changed
+        counting = None
         if not isinstance(store.backend, VersionedBackend):
             counting = _CountingBackend(self.open(backend_spec))
             store = self.store(backend_spec, backend=counting)
@@ -459,11 +467,11 @@ class BackendConformance:
             result = store.update(change, message="no change")
             assert not result.changed
             assert result.version == before.version
-        if isinstance(store.backend, VersionedBackend):
-            assert store.backend.head() == before.version
+        if counting is None:
+            assert before.version is not None and store.head() == before.version
             assert [v.version for v in store.history()] == [before.version.version]
         else:
-            assert store.backend.writes == 0
+            assert counting.writes == 0
         assert store.load() == sample_inventory()
 
     def test_large_inventory_round_trip(self, backend_spec: BackendSpec) -> None:
@@ -495,14 +503,117 @@ class BackendConformance:
 
     def test_host_reader(self, backend_spec: BackendSpec) -> None:
         backend = self.open(backend_spec)
-        if not isinstance(backend, HostReader):
+        reader = backend if isinstance(backend, HostReader) else None
+        if reader is None:
             pytest.skip(f"{type(backend).__name__} has no per-host reads")
         inventory = sample_inventory()
-        assert backend.load_host("infra1") is None
+        assert reader.load_host("infra1") is None
         backend.write(inventory)
         for name, hostvars in inventory["_meta"]["hostvars"].items():
-            assert backend.load_host(name) == hostvars
-        assert backend.load_host("no-such-host") is None
+            assert reader.load_host(name) == hostvars
+        assert reader.load_host("no-such-host") is None
+
+    # -- optional capabilities (store/backend.py) ---------------------------------------
+
+    def test_read_current_is_head_and_content(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, CurrentReader):
+            pytest.skip(f"{type(backend).__name__} has no read_current")
+        version, inventory = backend.read_current()
+        assert version is None and _skeleton_like(inventory)
+        self.store(backend_spec).update(lambda _: sample_inventory())
+        version, inventory = self.open(backend_spec).read_current()
+        assert inventory == sample_inventory()
+        if isinstance(backend, VersionedBackend):
+            assert version == backend.head()
+
+    def test_read_current_bytes_are_canonical(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, CanonicalReader):
+            pytest.skip(f"{type(backend).__name__} has no read_current_bytes")
+        assert backend.read_current_bytes() == (None, None)
+        store = self.store(backend_spec)
+        for inventory in (sample_inventory(), unicode_inventory()):
+            store.update(replacing(inventory))
+            version, data = self.open(backend_spec).read_current_bytes()
+            if isinstance(backend, VersionedBackend):
+                assert version == backend.head()
+            if data is not None:
+                assert data == dumps_inventory(inventory).encode("ascii"), (
+                    "read_current_bytes() must be exactly dumps_inventory() of the content"
+                )
+
+    def test_write_canonical_stores_those_bytes(self, backend_spec: BackendSpec) -> None:
+        store = self.empty_store(backend_spec)
+        backend = store.backend
+        if not isinstance(backend, CanonicalWriter):
+            pytest.skip(f"{type(backend).__name__} has no write_canonical")
+        self.require_versions(backend)
+        meta = WriteMeta.for_this_process(message="canonical", command="conformance")
+        data = dumps_inventory(unicode_inventory()).encode("ascii")
+        written = backend.write_canonical(data, meta, None)
+        assert self.open(backend_spec).load() == unicode_inventory()
+        assert store.read().version == written
+        if isinstance(backend, CanonicalReader):
+            assert self.open(backend_spec).read_current_bytes() == (written, data)
+        with pytest.raises(StaleWrite):  # a compare-and-swap like write_version
+            backend.write_canonical(dumps_inventory(sample_inventory()).encode(), meta, None)
+        assert self.open(backend_spec).load() == unicode_inventory()
+
+    def test_fingerprint_is_read_back(self, backend_spec: BackendSpec) -> None:
+        store = self.empty_store(backend_spec)
+        if not isinstance(store.backend, FingerprintRecorder):
+            pytest.skip(f"{type(store.backend).__name__} records no input fingerprint")
+        self.require_versions(store.backend)
+        store.update(lambda _: sample_inventory(), message="generated")
+        before = store.read()
+        assert before.version is not None and before.version.fingerprint == ""
+        assert store.remember_fingerprint(before, "f" * 64, ["a warning", "ünïcode ⚠"])
+        after = self.store(backend_spec).read()
+        assert after.version is not None
+        assert after.version.fingerprint == "f" * 64
+        assert after.version.warnings == ["a warning", "ünïcode ⚠"]
+        assert after.inventory == before.inventory
+        assert after.version.version == before.version.version, "a fingerprint is no version"
+        assert after.version.message == "generated"
+        assert [v.version for v in store.history()] == [before.version.version]
+        # once the store moved on, a fingerprint for the old version is not recorded
+        store.update(lambda inv: with_counter(inv, 1))
+        assert not store.remember_fingerprint(after, "e" * 64)
+        head = self.store(backend_spec).head()
+        assert head is not None and head.fingerprint != "e" * 64
+
+    def test_retention_is_what_is_kept(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, RetentionReporter):
+            pytest.skip(f"{type(backend).__name__} does not report its retention")
+        retention = backend.retention()
+        if retention is None:
+            return
+        assert retention.value >= 0 and retention.versions >= 0
+        declared = getattr(type(backend), "options", None)
+        if isinstance(declared, dict):
+            assert retention.option in declared, f"{retention.option} is not an option"
+        if not isinstance(backend, VersionedBackend) or not 0 < retention.versions <= 20:
+            return
+        store = self.empty_store(backend_spec)
+        for step in range(retention.versions + 2):
+            store.update(replacing(with_counter(sample_inventory(), step)))
+        kept = self.open(backend_spec).list_versions()
+        assert len(kept) == retention.versions, (
+            f"retention() says {retention.versions} versions are kept; {len(kept)} are"
+        )
+
+    def test_describe_names_the_store_without_secrets(self, backend_spec: BackendSpec) -> None:
+        backend = self.open(backend_spec)
+        if not isinstance(backend, Describable):
+            pytest.skip(f"{type(backend).__name__} has no describe()")
+        text = backend.describe()
+        assert isinstance(text, str) and text and "\n" not in text
+        for key, value in backend_spec.options.items():
+            if is_secret(key) and value:
+                assert str(value) not in text, f"describe() shows option {key}"
+        assert text == self.open(backend_spec).describe(), "describe() must be stable"
 
     # -- versions ---------------------------------------------------------------------
 
@@ -513,7 +624,7 @@ class BackendConformance:
         previous: VersionInfo | None = None
         for step in range(1, 6):
             inventory = with_counter(sample_inventory(), step)
-            result = store.update(lambda _, inv=inventory: inv, message=f"step {step}")
+            result = store.update(replacing(inventory), message=f"step {step}")
             assert result.changed and result.version is not None
             version = result.version
             assert isinstance(version.version, int)
@@ -528,6 +639,7 @@ class BackendConformance:
             assert self.open(backend_spec).head().version == version.version
             written[version.version] = inventory
             previous = version
+        assert previous is not None
         versions = self.open(backend_spec).list_versions()
         numbers = [v.version for v in versions]
         assert numbers == sorted(set(numbers)), f"list_versions is not in order: {numbers}"
@@ -560,13 +672,32 @@ class BackendConformance:
             assert info.host == socket.gethostname()
             assert before - 1 <= info.time <= after + 1, (before, info.time, after)
 
+    def test_first_version_number_of_an_empty_store(self, backend_spec: BackendSpec) -> None:
+        """``WriteMeta.first_version`` numbers an empty store's first version (migrate
+        keeps the source's numbers); the next ones follow it, and a store that has
+        versions ignores it."""
+        backend: Any = self.empty_store(backend_spec).backend
+        self.require_versions(backend)
+        meta = WriteMeta.for_this_process(message="copy", command="conformance")
+        first = backend.write_version(sample_inventory(), replace(meta, first_version=7), None)
+        assert first.version == 7
+        second = backend.write_version(
+            with_counter(sample_inventory(), 1), replace(meta, first_version=99), first
+        )
+        assert second.version == 8
+        reader = self.open(backend_spec)
+        assert [v.version for v in reader.list_versions()][-2:] == [7, 8]
+        assert reader.read_version(7) == sample_inventory()
+        assert counter_of(reader.read_version(8)) == 1
+
     def test_write_version_is_compare_and_swap(self, backend_spec: BackendSpec) -> None:
         store = self.empty_store(backend_spec)
         self.require_versions(store.backend)
         store.update(lambda _: sample_inventory())
-        stale = store.backend.head()
+        stale = store.head()
         store.update(lambda inv: with_counter(inv, 1))
-        current = store.backend.head()
+        current = store.head()
+        assert current is not None
         backend = self.open(backend_spec)
         meta = WriteMeta.for_this_process(message="stale", command="conformance")
         for expected in (stale, None):
@@ -626,7 +757,8 @@ class BackendConformance:
             other = self.store(backend_spec)
             with pytest.raises(StoreError):
                 other.break_lock(holder.lock_id + "x")
-            assert other.lock_status().lock_id == holder.lock_id
+            status = other.lock_status()
+            assert status is not None and status.lock_id == holder.lock_id
 
     def _abandoned_holder(self, spec: BackendSpec, holder: LockHolder | None, label: str) -> int:
         """Leave ``holder`` (default: a process of its own) holding the lock, then dead.
@@ -634,7 +766,7 @@ class BackendConformance:
         Returns the pid the holder record names.
         """
         if self.shared_between_processes(spec):
-            context = multiprocessing.get_context(self.start_method)
+            context: Any = multiprocessing.get_context(self.start_method)
             args = (spec, label, holder.to_dict() if holder else None)
             process = context.Process(target=_abandon_lock, args=args)
             process.start()
@@ -684,7 +816,8 @@ class BackendConformance:
     def test_lock_is_held_for_the_block_only(self, backend_spec: BackendSpec) -> None:
         store = self.empty_store(backend_spec)
         with store.locked() as holder:
-            assert store.lock_status().lock_id == holder.lock_id
+            status = store.lock_status()
+            assert status is not None and status.lock_id == holder.lock_id
             with store.locked() as again:  # re-entrant within one Store
                 assert again is holder
             assert store.lock_status() is not None
@@ -699,8 +832,10 @@ class BackendConformance:
         label = store.label
         total = self.writers * self.increments
         timeout = max(60.0, self.lock_timeout)
+        barrier: Any
+        results: Any
         if self.shared_between_processes(backend_spec):
-            context = multiprocessing.get_context(self.start_method)
+            context: Any = multiprocessing.get_context(self.start_method)
             barrier, results = context.Barrier(self.writers), context.Queue()
             workers: list[Any] = [
                 context.Process(

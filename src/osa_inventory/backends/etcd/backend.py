@@ -53,6 +53,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     new_lineage,
@@ -101,6 +102,32 @@ class EtcdBackend(Backend):
         ),
     }
 
+    url_schemes: ClassVar[tuple[str, ...]] = ("etcd", "etcds")
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """``etcd[s]://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT...][/PREFIX][?OPTION=VALUE...]``.
+
+        ``etcds`` is the same over https.
+        """
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        parts = urlsplit(url)
+        if not parts.netloc:
+            raise ConfigError(f"{url}: name the endpoints, like etcd://10.0.0.1:2379,10.0.0.2:2379")
+        credentials, _, endpoints = parts.netloc.rpartition("@")
+        found = {**dict(parse_qsl(parts.query, keep_blank_values=True)), "endpoints": endpoints}
+        if credentials:
+            user, _, password = credentials.partition(":")
+            found["user"] = unquote(user)
+            if password:
+                found["password"] = unquote(password)
+        if parts.path.strip("/"):
+            found["prefix"] = "/" + parts.path.strip("/")
+        if parts.scheme.lower() == "etcds":
+            found["protocol"] = "https"
+        return found
+
     # -- set-up --
 
     def configure(self) -> None:
@@ -143,7 +170,7 @@ class EtcdBackend(Backend):
             )
         )
         self.lock = LeaseLock(self.client, self.layout.lock, config["lock_ttl"])
-        self.retention = int(config["retention"])
+        self.keep_versions = int(config["retention"])
         #: immutable chunk and object values by digest, so a second read is cheap
         self._cache: dict[str, bytes] = {}
         #: object digests each chunk refers to, by chunk ref
@@ -157,6 +184,10 @@ class EtcdBackend(Backend):
     def close(self) -> None:
         self.lock.close()
         self.client.close()
+
+    def retention(self) -> Retention:
+        keep = int(self.config["retention"])
+        return Retention("retention", keep, keep)
 
     # -- the three methods --
 
@@ -217,7 +248,7 @@ class EtcdBackend(Backend):
             if kv is None:
                 raise StoreError(
                     f"{self.describe()}: version {version} is not retained (retention "
-                    f"{self.retention}); see 'osa-inventory history'"
+                    f"{self.keep_versions}); see 'osa-inventory history'"
                 )
             return self._materialize(root_of(parse_record(kv)), revision)
 
@@ -343,7 +374,7 @@ class EtcdBackend(Backend):
             if sha not in have_objects
         ]  # fmt: skip
         self._put_all(puts)
-        number = doc["version"] + 1 if doc else self._next_version_number()
+        number = doc["version"] + 1 if doc else self._next_version_number(meta.first_version)
         write_id = uuid.uuid4().hex
         record = {
             "format": FORMAT,
@@ -445,14 +476,16 @@ class EtcdBackend(Backend):
             "nothing was written, rerun the command"
         )
 
-    def _next_version_number(self) -> int:
-        """1 for a new store; after the last record if ``head`` was deleted by hand."""
+    def _next_version_number(self, first: int | None = None) -> int:
+        """``first`` (default 1) for a new store; after the last record if ``head`` was
+        deleted by hand."""
         revision = self.client.range(self.layout.head).revision
         numbers = [
             self.layout.version_number(kv.key)
             for kv in self.client.scan(self.layout.versions, revision=revision, keys_only=True)
         ]
-        return max((n for n in numbers if n is not None), default=0) + 1
+        last = max((n for n in numbers if n is not None), default=0)
+        return last + 1 if last else (first or 1)
 
     # -- the lock --
 

@@ -188,7 +188,7 @@ class EtcdClient:
         for attempt in range(2):
             try:
                 client = self._client(endpoint, remaining)
-                client.timeout = self._timeouts(remaining)
+                _use_timeouts(client, self._timeouts(remaining))
                 return client.post(client.get_url(path), json=payload)
             except etcd_exc.Etcd3Exception as exc:
                 detail, code = _detail(exc)
@@ -230,7 +230,7 @@ class EtcdClient:
 
     def _authenticate(self, endpoint: Endpoint, client: Etcd3Client, remaining: float) -> None:
         client.session.headers.pop("Authorization", None)
-        client.timeout = self._timeouts(remaining)
+        _use_timeouts(client, self._timeouts(remaining))
         body = {"name": self.config.user, "password": self.config.password or ""}
         try:
             url = client.get_url("/auth/authenticate")
@@ -385,3 +385,13 @@ def _short(text: str) -> str:
     if "timed out" in text.lower():
         return "timed out"
     return text.splitlines()[0][:200] if text else ""
+
+
+def _use_timeouts(client: Etcd3Client, timeouts: tuple[float, float]) -> None:
+    """Give the client (connect, read) timeouts.
+
+    etcd3gw declares ``timeout`` a number but only hands it to requests, which
+    also takes a (connect, read) pair: connecting to a dead member then fails
+    fast, leaving time for the others.
+    """
+    setattr(client, "timeout", timeouts)  # noqa: B010 - see above: not the declared type

@@ -55,11 +55,11 @@ def collect_garbage(backend: EtcdBackend, *, full: bool, revision: int | None = 
         if layout.version_number(kv.key) is not None
     ]  # fmt: skip
     names.sort(key=lambda kv: layout.version_number(kv.key) or 0)
-    dropped = names[: -backend.retention]
+    dropped = names[: -backend.keep_versions]
     if not dropped and not full:
         return Collected()
     records = {kv.key: kv for kv in client.scan(layout.versions, revision=revision)}
-    kept = [records[kv.key] for kv in names[-backend.retention :]]
+    kept = [records[kv.key] for kv in names[-backend.keep_versions :]]
     used_chunks, used_objects = _referenced_by(backend, kept, revision)
     if full:
         stale_chunks = _scan_unused(backend, layout.chunks, used_chunks, revision)

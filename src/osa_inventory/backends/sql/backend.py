@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from osa_inventory.errors import ConfigError
-from osa_inventory.store.backend import Backend, LockHolder, Option, VersionInfo, WriteMeta
+from osa_inventory.store.backend import (
+    Backend,
+    LockHolder,
+    Option,
+    Retention,
+    VersionInfo,
+    WriteMeta,
+)
 
 if TYPE_CHECKING:
     from osa_inventory.backends.sql.database import InventoryDatabase
@@ -35,7 +42,14 @@ class SQLBackend(Backend):
     """Inventory, history and lock in a SQL database (see docs/sql.md)."""
 
     options: ClassVar[dict[str, Option]] = {}
+    #: a reader (the Ansible plugin) never creates or upgrades a schema
+    reader_options: ClassVar[dict[str, Any]] = {"auto_upgrade": False}
     db: InventoryDatabase
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """A SQLAlchemy URL is the ``url`` option as it is (its query belongs to the driver)."""
+        return {"url": url}
 
     def configure(self) -> None:
         from osa_inventory.backends.sql.database import InventoryDatabase
@@ -52,6 +66,10 @@ class SQLBackend(Backend):
 
     def close(self) -> None:
         self.db.close()
+
+    def retention(self) -> Retention:
+        keep = int(self.config["retention"])
+        return Retention("retention", keep, keep)
 
     # -- the three methods --
 
@@ -123,6 +141,7 @@ class SQLiteBackend(SQLBackend):
     name = "sqlite"
     extra = "sqlite"
     requires = ("sqlalchemy", "alembic")
+    url_schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
     options: ClassVar[dict[str, Option]] = _options("sqlite:////var/lib/osa-inventory/inventory.db")
 
 
@@ -130,6 +149,7 @@ class PostgreSQLBackend(SQLBackend):
     name = "postgresql"
     extra = "postgresql"
     requires = ("sqlalchemy", "alembic", "psycopg")
+    url_schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     network = True  # the front end keeps a local copy to serve --list during outages
     options: ClassVar[dict[str, Option]] = _options("postgresql+psycopg://deploy@db1/osa")
 
@@ -138,5 +158,6 @@ class MySQLBackend(SQLBackend):
     name = "mysql"
     extra = "mysql"
     requires = ("sqlalchemy", "alembic", "pymysql")
+    url_schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     network = True
     options: ClassVar[dict[str, Option]] = _options("mysql+pymysql://deploy@db1/osa")

@@ -169,7 +169,7 @@ class InventoryDatabase:
                 state = q.read_state(conn, row.id)
             changes, new_state = diff(state, layout)
             self._check_names(changes)
-            version = row.head + 1
+            version = row.head + 1 if row.head else (meta.first_version or 1)
             q.apply_changes(conn, row.id, changes)
             if row.head:  # version 1 needs no undo: there is nothing older to rebuild
                 q.record_undo(conn, row.id, version, changes)

@@ -261,7 +261,12 @@ def undo(state: State, rows: Iterable[tuple[str, str, str, int, str | None, str 
             else:
                 items[ord_] = old
             continue
-        table: dict[str, Any] = {"H": state.hosts, "G": state.groups, "X": state.extras}[kind]
+        tables: dict[str, dict[str, Any]] = {
+            "H": state.hosts,
+            "G": state.groups,
+            "X": state.extras,
+        }
+        table = tables[kind]
         if old is None:
             table.pop(name, None)
         else:

@@ -35,7 +35,7 @@ def is_conflict(exc: Exception) -> bool:
 
 def first_line(orig: Any) -> str:
     """The driver's message, reduced to its first line."""
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = getattr(orig, "args", ())
     pymysql = len(args) >= 2 and isinstance(args[0], int)  # PyMySQL: (code, message)
     text = str(args[1]) if pymysql else str(orig)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

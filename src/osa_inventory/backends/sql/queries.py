@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from osa_inventory.backends.sql import schema as t
 from osa_inventory.backends.sql.delta import Change, State
+from osa_inventory.errors import StoreError
 from osa_inventory.store.backend import VersionInfo, WriteMeta, fingerprint_extra, new_lineage
 
 
@@ -51,7 +52,10 @@ def create_inventory(conn: Connection, name: str) -> InventoryRow:
             name=name, lineage=lineage, head=0, created_us=int(time.time() * 1e6)
         )
     )
-    return InventoryRow(result.inserted_primary_key[0], lineage, 0)
+    key = result.inserted_primary_key
+    if key is None:  # every database here returns it for a single-row insert
+        raise StoreError(f"inventory {name}: the database did not return the new row's id")
+    return InventoryRow(key[0], lineage, 0)
 
 
 def set_head(conn: Connection, inventory: InventoryRow, version: int) -> bool:

@@ -30,7 +30,7 @@ SCHEMA_REVISION = "0002"
 VERSION_TABLE = "osa_alembic_version"
 NAME_BYTES = 1024  # longest host, group or inventory name (UTF-8 bytes)
 
-MYSQL_TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+MYSQL_TABLE: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 
 class Name(TypeDecorator[str]):

@@ -38,7 +38,7 @@ options:
   plugin:
     description: Marks this file as a configuration of this plugin.
     required: true
-    choices: ['osa_inventory']
+    choices: ['osa_inventory', 'osa_inventory.store.inventory']
   backend:
     description:
       - Backend name (C(file), C(sqlite), C(postgresql), C(mysql), C(etcd), a plugin's
@@ -145,9 +145,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _open_store(self) -> Any:
         from osa_inventory.settings import resolve_settings
-        from osa_inventory.store import open_backend
-        from osa_inventory.store.registry import load_backend_class
-        from osa_inventory.store.store import Store
+        from osa_inventory.store import open_store
 
         options = self.get_option("options") or {}
         if not isinstance(options, Mapping):
@@ -158,15 +156,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             backend_options=[f"{key}={_flag_value(key, value)}" for key, value in options.items()],
             name=self.get_option("inventory_name"),
         )
-        backend_name = str(settings.backend.value)
-        chosen = settings.backend_options()
-        declared = getattr(load_backend_class(backend_name), "options", None) or {}
-        if "auto_upgrade" in declared and "auto_upgrade" not in chosen:
-            chosen["auto_upgrade"] = False  # a reader never creates or upgrades a schema
-        backend = open_backend(backend_name, chosen, settings.name.value)
-        describe = getattr(backend, "describe", None)
-        label = describe() if callable(describe) else backend_name
-        return Store(backend, label=label)
+        # a reader: never a schema created or upgraded (reader_options), and the backend
+        # itself rather than the local copy the command keeps for outages
+        return open_store(settings, local_copy=False, read_only=True)
 
     # -- filling Ansible's inventory --
 

@@ -7,6 +7,8 @@ Create Date: 2024-06-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
@@ -18,7 +20,7 @@ depends_on = None
 
 NAME = sa.String(1024).with_variant(mysql.VARBINARY(1024), "mysql", "mariadb")
 DOC = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-TABLE = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
+TABLE: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 
 def _inventory_id() -> sa.Column:

@@ -259,9 +259,15 @@ class EtcdCluster:
         deadline = time.monotonic() + timeout
         while True:
             running = [m for m in self.members if m.running]
-            dead = [m for m in self.members if m.process is not None and not m.running]
-            if dead and any(m.process.returncode not in (None, -signal.SIGKILL) for m in dead):
-                raise RuntimeError(f"etcd member exited: {self.log_tail(dead[0])}")
+            failed = [
+                m
+                for m in self.members
+                if m.process is not None
+                and not m.running
+                and m.process.returncode not in (None, -signal.SIGKILL)
+            ]
+            if failed:
+                raise RuntimeError(f"etcd member exited: {self.log_tail(failed[0])}")
             if running and all(self.health(m) for m in running):
                 return
             if time.monotonic() > deadline:

@@ -1,0 +1,123 @@
+"""One road to a Store: :func:`open_store`, and the one label rule.
+
+Every Store the product opens (the command, ``migrate --from/--to``,
+``doctor``, ``osa-inventory-manage -f``, the Ansible plugin) is built here, so
+what applies to every store (the label that names its local lock, the local
+copy of a network backend, read-only defaults) is decided in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
+from osa_inventory.settings import DEFAULT_NAME, Settings, Value, parse_pairs
+from osa_inventory.store.backend import Describable, MinimalBackend
+from osa_inventory.store.registry import load_backend_class, parse_url
+from osa_inventory.store.store import Store
+
+__all__ = ["open_backend", "open_store", "store_label", "url_settings"]
+
+
+def open_backend(
+    backend: str,
+    options: Mapping[str, Any],
+    inventory_name: str | None = None,
+    *,
+    read_only: bool = False,
+) -> MinimalBackend:
+    """Load, instantiate and register a backend by name or import path.
+
+    A backend that declares a ``name`` option gets ``inventory_name`` unless
+    ``options`` set it; ``read_only`` adds the backend's ``reader_options``
+    (e.g. the SQL backends' ``auto_upgrade=false``) unless given.
+    """
+    backend_class = load_backend_class(backend)
+    chosen = dict(options)
+    if read_only:
+        for key, value in (getattr(backend_class, "reader_options", None) or {}).items():
+            chosen.setdefault(key, value)
+    declared = getattr(backend_class, "options", None)
+    if inventory_name is not None and isinstance(declared, Mapping) and "name" in declared:
+        chosen.setdefault("name", inventory_name)
+    instance = backend_class()
+    instance.register(chosen)
+    return instance
+
+
+def store_label(backend: object, backend_name: str, options: Mapping[str, Any]) -> str:
+    """The label of a store: the backend's ``describe()``, else name and a digest of options.
+
+    The label names the store in messages and, for a backend without a lock of
+    its own, the front end's local lock file: every road to one store gives it
+    the same label, so they all share that lock. The digest keeps secrets out.
+    """
+    if isinstance(backend, Describable):
+        text = backend.describe()
+        if text:
+            return str(text)
+    encoded = json.dumps(dict(options), sort_keys=True, default=str)
+    return f"{backend_name}:{hashlib.sha256(encoded.encode()).hexdigest()[:12]}"
+
+
+def url_settings(
+    url: str,
+    *,
+    options: Sequence[str] = (),
+    flag: str = "--backend-option",
+    name: str | None = None,
+    lock_timeout: float | None = None,
+) -> Settings:
+    """Settings for a store named by a URL, plus ``options`` (``key=value``, named ``flag``).
+
+    The URL is the whole location: osa.ini and the environment play no part.
+    """
+    backend, found = parse_url(url)
+    chosen = {key: Value(value, "URL") for key, value in found.items()}
+    chosen.update({key: Value(value, flag) for key, value in parse_pairs(options, flag).items()})
+    timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+    return Settings(
+        backend=Value(backend, "URL"),
+        name=Value(name or DEFAULT_NAME, "--inventory-name" if name else "default"),
+        lock_timeout=Value(timeout, "--lock-timeout" if lock_timeout is not None else "default"),
+        options=chosen,
+    )
+
+
+def open_store(
+    settings: Settings | str,
+    *,
+    warn: Callable[[str], None] | None = None,
+    local_copy: bool = True,
+    read_only: bool = False,
+) -> Store:
+    """The Store for resolved settings (:func:`~osa_inventory.settings.resolve_settings`) or a URL.
+
+    ``local_copy``: a network backend's store keeps a local copy, served when
+    the backend cannot be reached (see :mod:`osa_inventory.store.cache`); off
+    for stores that must see the backend itself (migrate, doctor).
+    ``read_only``: open it as a reader that never changes the store.
+    """
+    if isinstance(settings, str):
+        settings = url_settings(settings)
+    name, options = str(settings.backend.value), settings.backend_options()
+    backend = open_backend(name, options, settings.name.value, read_only=read_only)
+    label = store_label(backend, name, options)
+    timeout = float(settings.lock_timeout.value)
+    if local_copy and settings.cache_ttl.value > 0 and getattr(backend, "network", False):
+        from osa_inventory.store.cache import caching_store
+
+        return caching_store(
+            backend,
+            backend_name=name,
+            options=options,
+            inventory_name=settings.name.value,
+            ttl=settings.cache_ttl.value,
+            label=label,
+            lock_timeout=timeout,
+            warn=warn,
+        )
+    return Store(backend, label=label, lock_timeout=timeout, warn=warn)
