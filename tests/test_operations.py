@@ -605,6 +605,29 @@ def test_locations(url: str, backend: str, options: dict[str, str] | None) -> No
     assert found == (options if options is not None else {"url": url})
 
 
+def test_a_url_location_resolves_option_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``migrate --to URL --to-option password_env=VAR``: X_env/X_file work as in osa.ini."""
+    from osa_inventory.errors import ConfigError
+    from osa_inventory.store import url_settings
+
+    monkeypatch.setenv("OSA_TEST_URL_PASSWORD", "s3cret")
+    (tmp_path / "user").write_text("bob\n")
+    settings = url_settings(
+        f"etcds://h1:2379/osa?user_file={tmp_path / 'user'}",
+        options=["password_env=OSA_TEST_URL_PASSWORD"],
+        flag="--to-option",
+    )
+    options = settings.backend_options()
+    assert (options["user"], options["password"]) == ("bob", "s3cret")
+    assert "password_env" not in options and "user_file" not in options
+    assert settings.options["password"].source == "env OSA_TEST_URL_PASSWORD via password_env"
+    monkeypatch.delenv("OSA_TEST_URL_PASSWORD")
+    with pytest.raises(ConfigError, match="OSA_TEST_URL_PASSWORD, which is not set"):
+        url_settings("etcd://h1:2379", options=["password_env=OSA_TEST_URL_PASSWORD"])
+
+
 @pytest.mark.parametrize(
     ("url", "words"),
     [

@@ -190,10 +190,11 @@ def _resolve_references(options: dict[str, Value], env: Mapping[str, str]) -> di
     return resolved
 
 
-def resolve_option_references(options: Mapping[str, str], source: str) -> dict[str, str]:
-    """Options given outside osa.ini (a URL, ``--to-option``) with X_env/X_file resolved."""
+def option_layer(options: Mapping[str, str], source: str) -> dict[str, Value]:
+    """Options given together outside osa.ini (a URL, ``--to-option`` flags), from
+    ``source``, with X_env/X_file resolved."""
     layer = {key: Value(value, source) for key, value in options.items()}
-    return {key: str(item.value) for key, item in _resolve_references(layer, os.environ).items()}
+    return _resolve_references(layer, os.environ)
 
 
 def resolve_settings(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
-from osa_inventory.settings import DEFAULT_NAME, Settings, Value, parse_pairs
+from osa_inventory.settings import DEFAULT_NAME, Settings, Value, option_layer, parse_pairs
 from osa_inventory.store.backend import Describable, MinimalBackend
 from osa_inventory.store.registry import load_backend_class, parse_url
 from osa_inventory.store.store import Store
@@ -73,11 +73,12 @@ def url_settings(
 ) -> Settings:
     """Settings for a store named by a URL, plus ``options`` (``key=value``, named ``flag``).
 
-    The URL is the whole location: osa.ini and the environment play no part.
+    The URL is the whole location: osa.ini plays no part, and the environment only
+    where an option names it (``key_env=VAR``; ``password_file=PATH`` names a file).
     """
     backend, found = parse_url(url)
-    chosen = {key: Value(value, "URL") for key, value in found.items()}
-    chosen.update({key: Value(value, flag) for key, value in parse_pairs(options, flag).items()})
+    chosen = option_layer(found, "URL")
+    chosen.update(option_layer(parse_pairs(options, flag), flag))
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     return Settings(
         backend=Value(backend, "URL"),
