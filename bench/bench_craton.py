@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Time the craton backend on prod-shaped deployments of 100 and 1,000 computes.
 
-A Craton server is started from ../shared/craton (tests/craton_server.py; set
-``CRATON_DIR`` to reuse a built virtualenv). For every size N a deployment is
-made with bench/make_config.py and its inventory built with the generator API.
+A Craton server is started from ../shared/craton (osa_inventory.testing.craton_server;
+set ``CRATON_DIR`` to reuse a built virtualenv). For every size N a deployment is
+made with osa_inventory.testing.deployment and its inventory built with the
+generator API.
 Every measurement of a write starts in a new Craton project, as a plain user.
 Through the Store front end, as the command uses it:
 
@@ -37,18 +38,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench_etcd import Row, timed, with_host_var  # the script's folder is on sys.path
+from osa_inventory.generate import generate
+from osa_inventory.sources import load_environment, load_user_config
+from osa_inventory.store import open_backend
+from osa_inventory.store.store import Store
+from osa_inventory.testing.craton_server import CratonServer, start_server
+from osa_inventory.testing.deployment import Sizes, write_config
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-sys.path.insert(0, str(BENCH_DIR))
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-from bench_etcd import Row, timed, with_host_var  # noqa: E402
-from craton_server import CratonServer, start_server  # noqa: E402
-from make_config import Sizes, write_config  # noqa: E402
-from osa_inventory.generate import generate  # noqa: E402
-from osa_inventory.sources import load_environment, load_user_config  # noqa: E402
-from osa_inventory.store import open_backend  # noqa: E402
-from osa_inventory.store.store import Store  # noqa: E402
 
 DEFAULT_ENVIRONMENT = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()
 COMMAND = REPO_ROOT / ".venv" / "bin" / "osa-inventory"

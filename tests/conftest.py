@@ -490,9 +490,10 @@ def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
 
 @pytest.fixture(scope="session")
 def craton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Any]:
-    """One Craton server for the whole run (tests/craton_server.py; CRATON_DIR reuses a venv)."""
+    """One Craton server for the whole run (osa_inventory.testing.craton_server; CRATON_DIR
+    reuses a built virtualenv)."""
     require_module("osa_inventory.backends.craton")
-    from craton_server import ServiceError, start_server
+    from osa_inventory.testing.craton_server import ServiceError, start_server
 
     try:
         server = start_server(tmp_path_factory.mktemp("craton"))

@@ -1,4 +1,4 @@
-"""The craton backend against a real Craton server (tests/craton_server.py).
+"""The craton backend against a real Craton server (osa_inventory.testing.craton_server).
 
 One server serves the whole run (fixture ``craton_server``); every test gets a
 project of its own and a plain user in it (``craton_options``). Craton answers

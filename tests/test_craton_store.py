@@ -39,10 +39,11 @@ from conftest import (
 from osa_inventory.backends.craton import CratonBackend
 from osa_inventory.backends.craton.mapping import EXACT_KEY, PLACEHOLDER_IP
 from osa_inventory.errors import ConfigError, StaleWrite, StoreError
+from osa_inventory.inventory import copy_inventory
 from osa_inventory.jsonio import dumps_inventory
-from osa_inventory.ops.locations import parse_location
 from osa_inventory.store import open_backend
-from osa_inventory.store.store import Store, copy_inventory
+from osa_inventory.store.registry import parse_url
+from osa_inventory.store.store import Store
 from osa_inventory.testing import large_inventory, sample_inventory
 
 MANAGE = CLI.parent / "osa-inventory-manage"
@@ -177,14 +178,14 @@ def test_options_are_checked_with_clear_messages() -> None:
 
 
 def test_migrate_urls() -> None:
-    assert parse_location("craton+https://osa@craton.example:7780/v1?project_id=P&region=r1") == (
+    assert parse_url("craton+https://osa@craton.example:7780/v1?project_id=P&region=r1") == (
         "craton",
         {"url": "https://craton.example:7780/v1", "user": "osa", "project_id": "P", "region": "r1"},
     )
-    _, found = parse_location("craton+http://osa:k%40y@h:1/v1")
+    _, found = parse_url("craton+http://osa:k%40y@h:1/v1")
     assert found["key"] == "k@y" and found["url"] == "http://h:1/v1"
     with pytest.raises(ConfigError):
-        parse_location("craton+http:///v1")
+        parse_url("craton+http:///v1")
 
 
 def test_unreachable_craton_is_a_one_line_error(tmp_path: Path) -> None:
@@ -474,7 +475,7 @@ def test_outage_serves_the_local_copy_and_refuses_writes(
 def test_tls_with_the_ca_cert_option(
     craton_server: Any, craton_options: dict[str, Any], tmp_path: Path
 ) -> None:
-    from etcd_cluster import make_tls_files
+    from osa_inventory.testing.etcd_cluster import make_tls_files
 
     files = make_tls_files(tmp_path / "tls")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -624,6 +625,18 @@ def test_history_keeps_retention_versions_and_rolls_back(
     kept = sorted(k for k in backend._history() if k.startswith("v:"))
     assert kept == ["v:3", "v:4"], kept  # older records are deleted, the pending change too
     ini = write_ini(tmp_path / "osa.ini", craton_options, retention="2")
+    shown = run("retention", "show", "--format", "json", ini=ini, options=craton_options)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) | {"store": "", "source": ""} == {
+        "store": "",
+        "option": "retention",
+        "value": 2,
+        "source": "",
+        "versions_kept_at_most": 2,
+        "versions_kept_now": 2,
+        "oldest": 3,
+        "current": 4,
+    }
     back = run("rollback", "3", "-m", "back to 3", ini=ini, options=craton_options)
     assert back.returncode == 0, back.stderr
     assert craton(craton_options).load()["step"]["n"] == 3

@@ -69,6 +69,7 @@ from osa_inventory.store.backend import (
     Backend,
     LockHolder,
     Option,
+    Retention,
     VersionInfo,
     WriteMeta,
     fingerprint_extra,
@@ -113,6 +114,29 @@ class CratonBackend(Backend):
         ),
     }
 
+    url_schemes: ClassVar[tuple[str, ...]] = ("craton+http", "craton+https")
+
+    @classmethod
+    def options_from_url(cls, url: str) -> dict[str, str]:
+        """``craton+http[s]://USER[:KEY]@HOST:PORT/v1?project_id=UUID[&OPTION=VALUE...]``.
+
+        The key is better given apart (``key_env``) than in the URL.
+        """
+        from urllib.parse import parse_qsl, unquote, urlsplit
+
+        parts = urlsplit(url)
+        credentials, _, host = parts.netloc.rpartition("@")
+        if not host:
+            raise ConfigError(f"{url}: name the Craton API, like craton+http://osa@craton:7780/v1")
+        found = dict(parse_qsl(parts.query, keep_blank_values=True))
+        found["url"] = f"{parts.scheme.partition('+')[2].lower()}://{host}{parts.path}"
+        if credentials:
+            user, _, key = credentials.partition(":")
+            found["user"] = unquote(user)
+            if key:
+                found["key"] = unquote(key)
+        return found
+
     # -- set-up --
 
     def configure(self) -> None:
@@ -147,7 +171,7 @@ class CratonBackend(Backend):
         self.project_id = project_id
         self.cloud = config["cloud"] or config["name"]
         self.region = config["region"] or config["name"]
-        self.retention = int(config["retention"])
+        self.keep = int(config["retention"])
         self.client = CratonClient(
             ClientConfig(url, project_id, config["user"], config["key"], config["timeout"], verify)
         )
@@ -173,6 +197,9 @@ class CratonBackend(Backend):
 
     def close(self) -> None:
         self.client.close()
+
+    def retention(self) -> Retention:
+        return Retention("retention", self.keep, self.keep)
 
     # -- the three methods --
 
@@ -363,7 +390,9 @@ class CratonBackend(Backend):
             state_id = self.places.ensure_cell(STATE_CELL)
             history_id = self.places.ensure_cell(HISTORY_CELL)
             undo, redo = delta(stored.layout(), target)
-            number = head["version"] + 1 if head is not None else self._next_number()
+            number = (
+                head["version"] + 1 if head is not None else self._next_number(meta.first_version)
+            )
             lineage = head["lineage"] if head is not None and head["version"] else new_lineage()
             write_id = uuid.uuid4().hex
             record = {
@@ -431,12 +460,12 @@ class CratonBackend(Backend):
         number = int(record["version"])
         self._put_head(head_of(record, self.cloud, hosts))
         history_id = self.places.ensure_cell(HISTORY_CELL)
-        drop = [REDO_VAR, version_key(number - self.retention)]
+        drop = [REDO_VAR, version_key(number - self.keep)]
         if number % SWEEP_EVERY == 0:
             drop += [
                 key
                 for key in self._history()
-                if (version_number(key) or number) <= number - self.retention
+                if (version_number(key) or number) <= number - self.keep
             ]
         with contextlib.suppress(StoreError):  # the version is written; a later write sweeps
             self.client.delete(f"/cells/{history_id}/variables", sorted(set(drop)))
@@ -490,10 +519,12 @@ class CratonBackend(Backend):
             )
         self._stored = (identity(info), Stored(hosts, stored_entries(target.entries)))
 
-    def _next_number(self) -> int:
-        """1 for a new store; after the last record if the head was removed by hand."""
+    def _next_number(self, first: int | None = None) -> int:
+        """``first`` (default 1) for a new store; after the last record if the head was
+        removed by hand."""
         numbers = [version_number(key) for key in self._history()]
-        return max((n for n in numbers if n is not None), default=0) + 1
+        last = max((n for n in numbers if n is not None), default=0)
+        return last + 1 if last else (first or 1)
 
     # -- history --
 
@@ -517,7 +548,7 @@ class CratonBackend(Backend):
                 break
         raise StoreError(
             f"{self.describe()}: version {version} is not retained (retention "
-            f"{self.retention}); see 'osa-inventory history'"
+            f"{self.keep}); see 'osa-inventory history'"
         )
 
     def set_fingerprint(self, version: VersionInfo, fingerprint: str, warnings: list[str]) -> None:

@@ -1,11 +1,14 @@
-"""A real Craton server for tests and benchmarks, from the kit in ../shared/craton.
+"""A real Craton server for tests and benchmarks, from the kit in ``shared/craton``.
 
 ``craton-server start DIR`` builds a virtualenv in DIR (about a minute, from
 PyPI) and starts Craton's API on 127.0.0.1. Each test run starts its own
 server in a folder of its own; with ``CRATON_DIR`` set, the virtualenv is
 built there once and reused by every run (the run's folder links to it), so
-only the first run on a machine pays for the build. ``CRATON_KIT`` points at
-the launcher when the kit is not at ``<repo>/../shared/craton``.
+only the first run on a machine pays for the build. The kit is found as
+``shared/craton/craton-server`` in the working directory or one of its parents
+(the shared data of the project's checkout), or where ``CRATON_KIT`` points.
+Craton needs Python 3.11: when this one is another, ``python3.11`` from PATH
+builds the virtualenv (``CRATON_PYTHON`` chooses another).
 
 Every test works in a project of its own, as a plain (non-admin) user:
 Craton does not keep an admin's reads inside the admin's project.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -24,9 +28,10 @@ from typing import Any
 
 import requests
 
-REPO_DIR = Path(__file__).resolve().parents[1]
 KIT_ENV = "CRATON_KIT"
 DIR_ENV = "CRATON_DIR"
+PYTHON_ENV = "CRATON_PYTHON"
+KIT_NAME = Path("shared", "craton", "craton-server")
 START_TIMEOUT = 900.0
 
 
@@ -34,16 +39,37 @@ class ServiceError(RuntimeError):
     """The server did not start; the message says why."""
 
 
-def kit_path() -> Path:
+def kit_path() -> Path | None:
+    """The craton-server launcher, or None when it is not found."""
     override = os.environ.get(KIT_ENV)
-    return Path(override) if override else REPO_DIR.parent / "shared" / "craton" / "craton-server"
+    if override:
+        return Path(override)
+    cwd = Path.cwd().resolve()
+    for base in (cwd, *cwd.parents):
+        if (base / KIT_NAME).is_file():
+            return base / KIT_NAME
+    return None
+
+
+def _environment() -> dict[str, str]:
+    """The launcher's environment: a Python 3.11 for Craton's virtualenv."""
+    env = dict(os.environ)
+    if sys.version_info[:2] != (3, 11) and not env.get(PYTHON_ENV):
+        found = shutil.which("python3.11")
+        if found is None:
+            raise ServiceError(
+                "Craton needs Python 3.11 (with its venv module); install python3.11 "
+                f"or set {PYTHON_ENV}"
+            )
+        env[PYTHON_ENV] = found
+    return env
 
 
 def _launch(*args: str) -> str:
     kit = kit_path()
-    if not kit.is_file():
+    if kit is None or not kit.is_file():
         raise ServiceError(
-            f"Craton kit not found at {kit}; set {KIT_ENV} to the craton-server launcher"
+            f"Craton kit not found ({kit or KIT_NAME}); set {KIT_ENV} to the craton-server launcher"
         )
     try:
         proc = subprocess.run(
@@ -52,6 +78,7 @@ def _launch(*args: str) -> str:
             text=True,
             timeout=START_TIMEOUT,
             check=False,
+            env=_environment(),
         )
     except subprocess.TimeoutExpired as exc:
         raise ServiceError(f"craton-server {args[0]} took more than {START_TIMEOUT:g} s") from exc
