@@ -35,6 +35,7 @@ EXPECTED = {
     "postgresql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
     "mysql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
     "etcd": EVERY_BACKEND | {"host-reads"},
+    "craton": EVERY_BACKEND | {"doctor-checks"},
 }
 
 

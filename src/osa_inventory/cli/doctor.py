@@ -57,7 +57,7 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         rows.append(Row("reachable", "ok", f"read {version}: {hosts} hosts"))
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
-        rows += _backend_rows(store.backend)
+        rows += _backend_rows(store)
         return rows, snapshot.inventory
     finally:
         store.close()
@@ -113,13 +113,15 @@ def _history_row(store: Any) -> Row:
     )
 
 
-def _backend_rows(backend: Any) -> list[Row]:
-    """The backend's own checks (``doctor_checks()``: (check, status, detail) tuples), if any."""
-    checks = getattr(backend, "doctor_checks", None)
-    if not callable(checks):
+def _backend_rows(store: Any) -> list[Row]:
+    """The backend's own checks (:class:`~osa_inventory.store.backend.DoctorChecks`), if any."""
+    from osa_inventory.store.backend import DoctorChecks
+
+    backend = store.capability(DoctorChecks)
+    if backend is None:
         return []
     try:
-        return [Row(*row) for row in checks()]
+        return [Row(*row) for row in backend.doctor_checks()]
     except OsaInventoryError as exc:
         return [Row(getattr(backend, "name", "") or "backend", "FAIL", str(exc))]
 

@@ -31,6 +31,7 @@ capability                 methods
 :class:`HostReader`        ``load_host(name)``: one host's variables, for ``--host``
 :class:`RetentionReporter` ``retention()``: how many versions are kept
 :class:`SchemaAdmin`       ``upgrade_schema``/``schema_status`` (``osa-inventory db``)
+:class:`DoctorChecks`      ``doctor_checks()``: rows of its own for ``osa-inventory doctor``
 :class:`Describable`       ``describe()``: where the store is, for messages
 :class:`Closable`          ``close()``: release connections
 :class:`URLBackend`        class-level ``url_schemes``/``options_from_url``
@@ -63,6 +64,7 @@ __all__ = [
     "CurrentReader",
     "DefaultOptions",
     "Describable",
+    "DoctorChecks",
     "FingerprintRecorder",
     "HostReader",
     "LockHolder",
@@ -388,6 +390,14 @@ class SchemaAdmin(Protocol):
 
 
 @runtime_checkable
+class DoctorChecks(Protocol):
+    """Checks of its own that ``osa-inventory doctor`` shows after the common ones."""
+
+    def doctor_checks(self) -> list[tuple[str, str, str]]:
+        """(check, status, detail) rows; status is ok, warn, FAIL, info or skip."""
+
+
+@runtime_checkable
 class Describable(Protocol):
     """Says where the store is, for messages, the lock's label and the history."""
 
@@ -434,6 +444,7 @@ CAPABILITIES: dict[str, type] = {
     "host-reads": HostReader,
     "retention": RetentionReporter,
     "schema": SchemaAdmin,
+    "doctor-checks": DoctorChecks,
     "describe": Describable,
     "close": Closable,
     "urls": URLBackend,
