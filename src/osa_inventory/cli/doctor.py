@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.cli.common import settings_from
+from osa_inventory.cli.common import settings_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
 
@@ -21,7 +21,7 @@ PROBLEM_EXIT = 1
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     doctor = commands.add_parser(
         "doctor",
-        parents=[parent],
+        parents=[store_flags(writes=False, local_copy=False)],
         help="check settings, backend, schema, lock and the stored inventory; exit 1 on a problem",
     )
     add_format_flag(doctor)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from osa_inventory.cli.changes import add_change_flags, replace_inventory
-from osa_inventory.cli.common import open_store_from, settings_from, warn
+from osa_inventory.cli.common import open_store_from, settings_from, store_flags, warn
 from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag, plural
 from osa_inventory.errors import ConfigError, StoreError
@@ -19,30 +19,38 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
     history = commands.add_parser(
         "history", parents=[parent], help="versions of the store: time, actor, command, message"
     )
-    history.add_argument("--limit", type=int, metavar="N", help="only the newest N versions")
+    history.add_argument("--limit", type=int, metavar="N", help="show only the newest N versions")
     add_format_flag(history)
     history.set_defaults(func=cmd_history)
 
     diff = commands.add_parser(
         "diff", parents=[parent], help="changes between two versions (default: to the current)"
     )
-    diff.add_argument("old", metavar="V1", help="a version number")
-    diff.add_argument("new", metavar="V2", nargs="?", default="head", help="default: current")
+    diff.add_argument("old", metavar="V1", help="the version to compare from (a number, or head)")
+    diff.add_argument(
+        "new",
+        metavar="V2",
+        nargs="?",
+        default="head",
+        help="the version to compare to (default: head, the current one)",
+    )
     diff.add_argument("-v", "--verbose", action="store_true", help="show every value in full")
     add_format_flag(diff)
     diff.set_defaults(func=cmd_diff)
 
     rollback = commands.add_parser(
         "rollback",
-        parents=[parent],
+        parents=[store_flags()],
         help="make an earlier version current again, as a new version (history is kept)",
     )
-    rollback.add_argument("version", metavar="VERSION")
+    rollback.add_argument(
+        "version", metavar="VERSION", help="the version whose content becomes current again"
+    )
     add_change_flags(rollback)
     rollback.set_defaults(func=cmd_rollback)
 
     retention = commands.add_parser("retention", help="how many versions the store keeps")
-    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_commands = retention.add_subparsers(dest="retention_command")
     show = retention_commands.add_parser(
         "show", parents=[parent], help="the retention setting and the versions kept now"
     )
@@ -51,7 +59,9 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
     setter = retention_commands.add_parser(
         "set", parents=[parent], help="set the retention in osa.ini (applies from the next write)"
     )
-    setter.add_argument("count", type=int, metavar="N", help="versions to keep")
+    setter.add_argument(
+        "count", type=int, metavar="N", help="versions to keep, the current one included"
+    )
     add_format_flag(setter)
     setter.set_defaults(func=cmd_retention_set)
 

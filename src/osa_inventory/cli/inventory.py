@@ -10,22 +10,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from osa_inventory.cli.common import open_store_from, store_flags, warn
 
+USAGE = """%(prog)s [STORE FLAGS] COMMAND [ARGS...]
+       %(prog)s [STORE FLAGS] [--list | --host NAME | --check | --version] [-e DIR] [-m MESSAGE]
+                     [--regenerate] [-d]"""
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentParser:
+    """The inventory script's parser; ``commands`` (name, help) are listed in its help."""
     from osa_inventory.defaults import default_environment_dir
 
+    epilog = None
+    if commands:
+        width = max(len(name) for name, _ in commands)
+        lines = [f"  {name.ljust(width)}  {text}" for name, text in commands]
+        epilog = "commands (osa-inventory COMMAND --help for each):\n" + "\n".join(lines)
     parser = argparse.ArgumentParser(
         prog="osa-inventory",
+        usage=USAGE,
         parents=[store_flags()],
-        description="Generate and store the OpenStack-Ansible inventory. An Ansible inventory "
-        "script: with no action it behaves like --list. Other commands (each with --help): "
-        "hosts, groups, clear-ips, plan, history, diff, rollback, retention, export, import, "
-        "migrate, doctor, backends, config show, lock status|break, db upgrade|current, "
-        "ansible-setup.",
+        description="Generate and store the OpenStack-Ansible inventory. With no COMMAND it "
+        "is an Ansible inventory script and behaves like --list.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "-e",

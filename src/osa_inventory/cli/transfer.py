@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from osa_inventory.cli.changes import add_change_flags, command_line, replace_inventory
-from osa_inventory.cli.common import open_store_from
+from osa_inventory.cli.common import open_store_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.cli.stores import open_location
 from osa_inventory.errors import ConfigError
@@ -29,14 +29,16 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         action="store_true",
         help="OSA's inventory-manage -e format: hosts with hostvars and groups, and all vars",
     )
-    export.add_argument("--version", type=int, metavar="N", help="an earlier version")
+    export.add_argument(
+        "--version", type=int, metavar="N", help="export version N, not the current"
+    )
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     add_format_flag(export, choices=("json", "yaml"), default="json")
     export.set_defaults(func=cmd_export)
 
     importer = commands.add_parser(
         "import",
-        parents=[parent],
+        parents=[store_flags()],
         help="replace the stored inventory by one read from a file, as a new version",
     )
     importer.add_argument(
@@ -53,20 +55,39 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
 
     migrate = commands.add_parser(
         "migrate",
-        parents=[parent],
+        parents=[store_flags(local_copy=False)],
         help="copy the inventory and its history to another backend, then verify the copy",
         description="SOURCE and TARGET are a backend name (options from osa.ini's "
         "[backend:NAME] and --from-option/--to-option) or a URL: file:///PATH, sqlite:////PATH, "
         "postgresql+psycopg://USER@HOST/DB, mysql+pymysql://USER@HOST/DB, "
         "etcd://HOST:PORT[,HOST:PORT]/PREFIX. Without --from, the configured store.",
     )
-    migrate.add_argument("--from", dest="source", metavar="SOURCE", help="default: configured")
     migrate.add_argument(
-        "--from-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+        "--from",
+        dest="source",
+        metavar="SOURCE",
+        help="the store to copy: a backend name or URL (default: the configured store)",
     )
-    migrate.add_argument("--to", dest="target", metavar="TARGET", required=True)
     migrate.add_argument(
-        "--to-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+        "--from-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the source (repeatable; KEY_env=VAR and KEY_file=PATH read a value)",
+    )
+    migrate.add_argument(
+        "--to",
+        dest="target",
+        metavar="TARGET",
+        required=True,
+        help="the store to copy into: a backend name or URL",
+    )
+    migrate.add_argument(
+        "--to-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the target (repeatable; KEY_env=VAR and KEY_file=PATH read a value)",
     )
     migrate.add_argument(
         "--force", action="store_true", help="write into a target that already holds an inventory"

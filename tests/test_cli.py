@@ -1,0 +1,182 @@
+"""The shape of the ``osa-inventory`` command line, through the real command.
+
+Store flags go before or after the command (``osa-inventory --config DIR
+plan``), misspelt commands and backends get "did you mean", a command group
+alone prints its help, every command and argument says what it is for, and
+flags that would do nothing are not offered. With no command the program is
+still Ansible's inventory script, and its ``--list`` path imports no command
+module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import INVENTORY_FILE, copy_example, reference_path, require_shared_dir
+from osa_inventory.cli.main import SUBCOMMANDS, _admin_parser
+from test_operations import cli
+
+EXAMPLE = "prod"
+READ_ONLY = {
+    ("hosts", "list"),
+    ("hosts", "show"),
+    ("groups", "list"),
+    ("groups", "show"),
+    ("plan",),
+    ("history",),
+    ("diff",),
+    ("retention", "show"),
+    ("retention", "set"),  # writes osa.ini, never takes the store lock
+    ("export",),
+    ("doctor",),
+    ("lock", "status"),
+    ("lock", "break"),
+    ("db", "current"),
+    ("db", "upgrade"),
+}
+WRITERS = {
+    ("hosts", "remove"),
+    ("groups", "remove"),
+    ("clear-ips",),
+    ("rollback",),
+    ("import",),
+    ("migrate",),
+}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    require_shared_dir()
+    config = copy_example(EXAMPLE, tmp_path / "config")
+    (config / INVENTORY_FILE).write_bytes(reference_path(EXAMPLE).read_bytes())
+    return config
+
+
+def leaves(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser, str]]:
+    """(command path, its parser, its help) of every command of the tree, groups included."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                found.append(((*path, name), child, helps[name]))
+                found += leaves(child, (*path, name))
+    return found
+
+
+def test_store_flags_go_before_or_after_the_command(config: Path, tmp_path: Path) -> None:
+    after = cli("hosts", "list", "--format", "json", "--config", config)
+    before = cli("--config", config, "hosts", "list", "--format", "json")
+    assert after.returncode == before.returncode == 0, before.stderr
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+    # a value that looks like a command is still a value; --opt=value and -m TEXT too
+    proc = cli(f"--config={config}", "--inventory-name", "default", "-m", "why", "clear-ips")
+    assert proc.returncode == 0, proc.stderr
+    history = json.loads(cli("--config", config, "history", "--format", "json").stdout)
+    assert history[-1]["message"] == "why"
+    # a flag the command does not take is refused by that command, wherever it is
+    for argv in (["--lock-timeout", "5", "history"], ["history", "--lock-timeout", "5"]):
+        proc = cli(*argv, "--config", config)
+        assert proc.returncode == 2
+        assert "osa-inventory history: error: unrecognized arguments: --lock-timeout 5" in (
+            proc.stderr
+        )
+
+
+def test_unknown_commands_and_backends_get_did_you_mean(config: Path) -> None:
+    proc = cli("--config", config, "plna")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "osa-inventory: error: unknown command 'plna'; did you mean 'plan'?\n"
+    proc = cli("hosts", "lst")
+    assert proc.returncode == 2 and "did you mean 'list'?" in proc.stderr
+    proc = cli("frobnicate")
+    assert proc.returncode == 2 and "see 'osa-inventory --help'" in proc.stderr
+    proc = cli("hosts", "list", "--config", config, "--backend", "postgress")
+    assert proc.returncode == 2 and "did you mean 'postgresql'?" in proc.stderr
+
+
+@pytest.mark.parametrize("group", ["hosts", "groups", "config", "lock", "retention", "db"])
+def test_a_command_group_alone_prints_its_commands(group: str) -> None:
+    proc = cli(group)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "required" not in proc.stderr
+    assert proc.stderr.startswith(f"usage: osa-inventory {group} ")
+    parser = dict((path, p) for path, p, _ in leaves(_admin_parser()))[(group,)]
+    for (name,), _, text in leaves(parser):
+        assert name in proc.stderr and text in proc.stderr
+
+
+def test_top_help_shows_the_command_word_and_every_command() -> None:
+    proc = cli("--help")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("usage: osa-inventory [STORE FLAGS] COMMAND [ARGS...]\n")
+    for command in SUBCOMMANDS:
+        assert f"\n  {command} " in proc.stdout, command
+    assert "--list" in proc.stdout and "--host NAME" in proc.stdout
+
+
+def test_every_command_and_argument_says_what_it_is_for() -> None:
+    missing = []
+    for path, parser, text in leaves(_admin_parser()):
+        if not text:
+            missing.append(" ".join(path))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            if not action.help or action.help == argparse.SUPPRESS:
+                name = "/".join(action.option_strings) or action.metavar or action.dest
+                missing.append(f"{' '.join(path)} {name}")
+    assert not missing
+
+
+def test_flags_that_do_nothing_are_not_offered() -> None:
+    commands = {path: parser for path, parser, _ in leaves(_admin_parser())}
+    for path in READ_ONLY | WRITERS:
+        options = commands[path]._option_string_actions
+        assert ("--lock-timeout" in options) == (path in WRITERS), path
+        assert "--config" in options, path
+    assert "--cache-ttl" not in commands[("migrate",)]._option_string_actions  # never local
+    assert "--cache-ttl" not in commands[("doctor",)]._option_string_actions
+    assert set(commands[("backends",)]._option_string_actions) == {
+        "-h",
+        "--help",
+        "--debug",
+        "--format",
+    }
+
+
+def test_the_inventory_script_is_unchanged(config: Path) -> None:
+    env_dir = require_shared_dir() / "inventory"
+    listed = cli("--config", config, "-e", env_dir, "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == json.loads(reference_path(EXAMPLE).read_text())
+    host = cli(f"-e{env_dir}", "--host", "infra1", "--config", config, "-d")
+    assert host.returncode == 0 and json.loads(host.stdout)["physical_host"] == "infra1"
+    check = cli("--config", config, "--environment", env_dir, "--check")
+    assert check.stdout == "Configuration ok!\n", check.stderr
+
+
+def test_list_imports_no_command_module(config: Path) -> None:
+    """``--list`` pays for no command: the modules it imports are those it always did."""
+    env_dir = require_shared_dir() / "inventory"
+    code = (
+        "import sys; from osa_inventory.cli.main import main; "
+        f"code = main(['--config', {str(config)!r}, '-e', {str(env_dir)!r}, '--list']); "
+        "import json; json.dump(sorted(sys.modules), sys.stderr); sys.exit(code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    modules = set(json.loads(proc.stderr.strip().splitlines()[-1]))
+    commands = {"admin", "hosts", "plan", "history", "transfer", "doctor", "db", "commandparser"}
+    assert not {f"osa_inventory.cli.{name}" for name in commands} & modules
+    assert not {m for m in modules if m.startswith("rich")}
