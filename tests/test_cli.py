@@ -11,10 +11,14 @@ module.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +184,63 @@ def test_list_imports_no_command_module(config: Path) -> None:
     commands = {"admin", "hosts", "plan", "history", "transfer", "doctor", "db", "commandparser"}
     assert not {f"osa_inventory.cli.{name}" for name in commands} & modules
     assert not {m for m in modules if m.startswith("rich")}
+
+
+# -- tables on a narrow terminal ---------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TIME_WITH_ZONE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}"
+MANAGE = Path(sys.executable).parent / "osa-inventory-manage"
+TERMINAL_COMMANDS = [
+    ["hosts", "list"],
+    ["hosts", "list", "--sort", "component"],
+    ["groups", "list"],
+    ["history"],
+    ["doctor"],
+    [MANAGE, "-l"],
+    [MANAGE, "-g"],
+    [MANAGE, "-G"],
+]
+
+
+@pytest.mark.parametrize("columns", ["80", "100", "120"])
+@pytest.mark.parametrize("command", TERMINAL_COMMANDS, ids=lambda c: "-".join(map(str, c))[-20:])
+def test_names_never_wrap_on_a_terminal(config: Path, command: list[Any], columns: str) -> None:
+    """Forced colour at 80, 100 and 120 columns: every name on one line, whole."""
+    if command[0] == "history":  # a version with an actor and a long command
+        assert cli("clear-ips", "-m", "renumber the containers", "--config", config).returncode == 0
+    if command[0] == MANAGE:
+        proc = cli(*command[1:], "--config", config, program=MANAGE, env=_terminal(columns))
+    else:
+        proc = cli(*command, "--config", config, env=_terminal(columns))
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[" in proc.stdout or command[0] == MANAGE  # rich drew it (OSA's tables are plain)
+    lines = ANSI.sub("", proc.stdout).splitlines()
+    words = {word for line in lines for word in re.split(r"[\s|│,]+", line)}
+    expected = _names_shown(json.loads((config / INVENTORY_FILE).read_text()), command)
+    assert expected <= words, sorted(expected - words)[:5]
+    if command[0] == "history":  # times whole, with their zone
+        stamps = [line for line in lines if re.search(TIME_WITH_ZONE, line)]
+        assert len(stamps) == 2, lines
+
+
+def _names_shown(inventory: dict[str, Any], command: list[Any]) -> set[str]:
+    """The names, versions and addresses that ``command`` shows in full."""
+    hostvars = inventory["_meta"]["hostvars"]
+    hosts = set(hostvars)
+    addresses = {v["management_address"] for v in hostvars.values() if v.get("management_address")}
+    groups = {group for group in inventory if group != "_meta"}
+    if command[0] == MANAGE:  # -G: groups that hold hosts, and their hosts
+        held = {g for g in groups if len(inventory[g].get("hosts") or []) > 1}
+        return {"-l": hosts | addresses, "-g": hosts, "-G": hosts | held}[command[1]]
+    if command[0] == "hosts":
+        return hosts | addresses
+    if command[0] == "groups":
+        return groups
+    if command[0] == "history":
+        return {"1", "2", f"{getpass.getuser()}@{os.uname().nodename}"}
+    return {"CIDRs", "physical", "unique", "reachable"}  # doctor's checks
+
+
+def _terminal(columns: str) -> dict[str, str]:
+    return {"FORCE_COLOR": "1", "COLUMNS": columns}

@@ -58,6 +58,7 @@ def cmd_backends(args: argparse.Namespace) -> int:
             {"backend": i.name, "usable": i.usable, "provided_by": i.target, "note": i.reason}
             for i in infos
         ],
+        wrap=["provided by", "note"],
     )
     return 0
 
@@ -102,7 +103,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
         out.data({k: {"value": v, "source": s} for k, v, s in rows})
         return 0
     out.line(f"osa.ini: {ini or 'none (defaults)'}")
-    out.table(["setting", "value", "source"], [list(r) for r in settings.rows()])
+    out.table(["setting", "value", "source"], [list(r) for r in settings.rows()], wrap=["source"])
     return 0
 
 

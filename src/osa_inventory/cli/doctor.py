@@ -155,10 +155,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         )
         return PROBLEM_EXIT if failed else 0
     if settings_rows:
-        out.table(["setting", "value", "source"], settings_rows, title="Settings")
+        out.table(["setting", "value", "source"], settings_rows, title="Settings", wrap=["source"])
         out.line()
     out.table(
-        ["check", "status", "detail"], [[r.check, r.status, r.detail] for r in rows], title="Checks"
+        ["check", "status", "detail"],
+        [[r.check, r.status, r.detail] for r in rows],
+        title="Checks",
+        wrap=["detail"],
     )
     out.line()
     if failed:

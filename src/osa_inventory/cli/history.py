@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
+from osa_inventory import timefmt
 from osa_inventory.cli.changes import add_change_flags, replace_inventory
 from osa_inventory.cli.common import open_store_from, settings_from, store_flags, warn
 from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag, plural
 from osa_inventory.errors import ConfigError, StoreError
+from osa_inventory.timefmt import local_time
 
 HEAD_WORDS = ("head", "current")
 
@@ -67,15 +68,11 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
 
 
 def format_time(seconds: float) -> str:
-    if not seconds:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+    return local_time(seconds) if seconds else "-"
 
 
 def iso_time(seconds: float) -> str | None:
-    if not seconds:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+    return timefmt.iso_time(seconds) if seconds else None
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -112,7 +109,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     if len(versions) < total:
         title += f" (the newest {len(versions)} shown)"
     Output(args.format).table(
-        ["version", "time", "actor", "command", "message"], rows, title=title, data=data
+        ["version", "time", "actor", "command", "message"],
+        rows,
+        title=title,
+        data=data,
+        wrap=["command", "message"],
     )
     return 0
 

@@ -110,6 +110,7 @@ def cmd_hosts_list(args: argparse.Namespace) -> int:
         [[r.name, r.kind, r.component, r.physical_host, r.management_address] for r in rows],
         title=f"{plural(len(rows), 'host')} in {store.label}",
         data=[r.to_dict() for r in rows],
+        droppable=["type", "component", "physical host"],
     )
     return 0
 
