@@ -21,10 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from conftest import INVENTORY_FILE, copy_example, reference_path, require_shared_dir
+from conftest import (
+    CLI,
+    INVENTORY_FILE,
+    PLAN_CHANGES_EXIT,
+    copy_example,
+    reference_path,
+    require_shared_dir,
+)
 from osa_inventory.cli.main import SUBCOMMANDS, _admin_parser
-from test_operations import cli
+from test_operations import clean_env, cli
 
 EXAMPLE = "prod"
 READ_ONLY = {
@@ -244,3 +252,92 @@ def _names_shown(inventory: dict[str, Any], command: list[Any]) -> set[str]:
 
 def _terminal(columns: str) -> dict[str, str]:
     return {"FORCE_COLOR": "1", "COLUMNS": columns}
+
+
+# -- formats and exit codes ----------------------------------------------------------------------
+
+
+def data_commands(config: Path, tmp_path: Path) -> list[list[Any]]:
+    """Every command that prints data, with arguments that make it succeed."""
+    env_dir = require_shared_dir() / "inventory"
+    sqlite = f"sqlite:///{tmp_path / 'formats.db'}"
+    export = tmp_path / "export.json"
+    export.write_bytes(reference_path(EXAMPLE).read_bytes())
+    with_store = [
+        ["config", "show"],
+        ["lock", "status"],
+        ["hosts", "list"],
+        ["hosts", "show", "infra1"],
+        ["groups", "list"],
+        ["groups", "show", "compute_hosts"],
+        ["plan", "-e", env_dir],
+        ["history"],
+        ["diff", "1"],
+        ["retention", "show"],
+        ["retention", "set", "9"],
+        ["export"],
+        ["export", "--osa"],
+        ["doctor"],
+        ["hosts", "remove", "compute1", "--dry-run"],
+        ["groups", "remove", "compute_hosts", "--dry-run"],
+        ["clear-ips", "--dry-run"],
+        ["rollback", "1", "--dry-run"],
+        ["import", export, "--dry-run"],
+        ["migrate", "--to", sqlite, "--dry-run"],
+        ["db", "upgrade", "--backend", "sqlite", "--backend-option", f"url={sqlite}"],
+        ["db", "current", "--backend", "sqlite", "--backend-option", f"url={sqlite}"],
+    ]
+    return [["backends"], *([*command, "--config", config] for command in with_store)]
+
+
+def test_json_and_yaml_for_every_data_command(config: Path, tmp_path: Path) -> None:
+    env = {"OSA_INVENTORY_CONFIG": str(tmp_path / "osa.ini")}
+    for command in data_commands(config, tmp_path):
+        outputs = {}
+        for fmt in ("json", "yaml"):
+            proc = cli(*command, "--format", fmt, env=env)
+            assert proc.returncode in (0, PLAN_CHANGES_EXIT), (command, proc.stderr)
+            outputs[fmt] = proc.stdout
+        as_json = json.loads(outputs["json"])
+        assert yaml.safe_load(outputs["yaml"]) == as_json, command
+    shown = json.loads(
+        cli("config", "show", "--config", config, "--format", "json", env=env).stdout
+    )
+    assert shown["lock_timeout"]["value"] == 60 and shown["option backup_keep"]["value"] == 9
+    doctor = json.loads(cli("doctor", "--config", config, "--format", "json", env=env).stdout)
+    assert {"setting": "lock_timeout", "value": 60, "source": "default"} in doctor["settings"]
+
+
+def test_diff_exit_codes_and_versions_that_never_existed(config: Path, tmp_path: Path) -> None:
+    flags = ["--config", config, "--backend-option", "backup_keep=2"]
+    assert cli("diff", "1", "--exit-code", *flags).returncode == 0  # the same
+    for host in ("compute1", "compute2", "infra1"):
+        assert cli("hosts", "remove", host, *flags).returncode == 0
+    assert cli("diff", "3", "--exit-code", *flags).returncode == 1  # differs
+    assert cli("diff", "3", *flags).returncode == 0  # without --exit-code: 0
+    assert cli("diff", "3", "--exit-code", "--format", "json", *flags).returncode == 1
+    never = cli("diff", "9", *flags)
+    assert never.returncode == 2 and "version 9 does not exist" in never.stderr
+    assert "at version 4" in never.stderr
+    assert cli("export", "--version", "9", *flags).returncode == 2
+    assert cli("rollback", "9", *flags).returncode == 2
+    dropped = cli("diff", "1", *flags)  # existed, dropped by backup_keep=2
+    assert dropped.returncode == 3 and "not retained" in dropped.stderr
+
+
+def test_export_to_stdout_is_the_file_byte_for_byte(config: Path, tmp_path: Path) -> None:
+    assert cli("hosts", "remove", "compute1", "--config", config).returncode == 0  # written by us
+    assert cli("export", "-o", tmp_path / "out.json", "--config", config).returncode == 0
+    proc = subprocess.run(
+        [str(CLI), "export", "--config", str(config)],
+        capture_output=True,
+        env=clean_env(),
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        proc.stdout
+        == (config / INVENTORY_FILE).read_bytes()
+        == (tmp_path / "out.json").read_bytes()
+    )

@@ -67,7 +67,7 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
-def _typed_rows(settings: Any) -> list[tuple[str, Any, str]]:
+def typed_setting_rows(settings: Any) -> list[tuple[str, Any, str]]:
     """``settings.rows()`` with numbers and booleans as such (masked values stay text)."""
     from osa_inventory.store.registry import find_backend_class
 
@@ -99,7 +99,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     out = Output(args.format)
     ini = str(settings.ini_path) if settings.ini_path else None
     if out.structured:
-        rows = _typed_rows(settings)
+        rows = typed_setting_rows(settings)
         out.data({k: {"value": v, "source": s} for k, v, s in rows})
         return 0
     out.line(f"osa.ini: {ini or 'none (defaults)'}")

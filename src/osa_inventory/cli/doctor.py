@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from osa_inventory.cli.admin import typed_setting_rows
 from osa_inventory.cli.common import settings_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
@@ -131,9 +132,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     out = Output(args.format)
     settings_rows: list[tuple[str, str, str]] = []
+    typed_rows: list[tuple[str, Any, str]] = []  # numbers as numbers, for JSON and YAML
     try:
         settings = settings_from(args)
-        settings_rows = settings.rows()
+        settings_rows, typed_rows = settings.rows(), typed_setting_rows(settings)
         ini = str(settings.ini_path or "none (defaults)")
         rows = [Row("settings", "ok", f"osa.ini: {ini}")]
         store_rows, inventory = _store_rows(settings)
@@ -149,7 +151,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         out.data(
             {
                 "ok": not failed,
-                "settings": [{"setting": k, "value": v, "source": s} for k, v, s in settings_rows],
+                "settings": [{"setting": k, "value": v, "source": s} for k, v, s in typed_rows],
                 "checks": [asdict(r) for r in rows],
             }
         )

@@ -14,6 +14,7 @@ from osa_inventory.errors import ConfigError, StoreError
 from osa_inventory.timefmt import local_time
 
 HEAD_WORDS = ("head", "current")
+DIFFERENT_EXIT = 1  # diff --exit-code: the versions differ
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -36,6 +37,12 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         help="the version to compare to (default: head, the current one)",
     )
     diff.add_argument("-v", "--verbose", action="store_true", help="show every value in full")
+    diff.add_argument(
+        "--exit-code",
+        action="store_true",
+        help=f"exit {DIFFERENT_EXIT} when the versions differ, 0 when they are the same "
+        "(as git diff)",
+    )
     add_format_flag(diff)
     diff.set_defaults(func=cmd_diff)
 
@@ -118,19 +125,36 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_version(text: str, store: Any) -> int:
-    """A version number, or ``head``/``current`` for the current one."""
+def current_version(store: Any) -> int:
+    """The number of the store's current version."""
+    if not store.versioned:
+        raise StoreError(f"backend {store.label} keeps no versions")
+    head = store.read().version
+    if head is None:
+        raise StoreError(f"{store.label} holds no versions yet")
+    return int(head.version)
+
+
+def parse_version(text: str, store: Any, head: int | None = None) -> int:
+    """A version number, or ``head``/``current`` for the current one.
+
+    A number above the current version never existed: bad input (exit 2). One
+    below the oldest retained existed once; reading it says it is not retained.
+    """
+    head = current_version(store) if head is None else head
     if text.lower() in HEAD_WORDS:
-        head = store.read().version
-        if head is None:
-            raise StoreError(f"{store.label} holds no versions yet")
-        return head.version
+        return head
     try:
         number = int(text)
     except ValueError as exc:
         raise ConfigError(f"version {text!r} is not a number; see 'osa-inventory history'") from exc
     if number < 1:
         raise ConfigError(f"version {number}: versions are numbered from 1")
+    if number > head:
+        raise ConfigError(
+            f"version {number} does not exist: {store.label} is at version {head}; "
+            "see 'osa-inventory history'"
+        )
     return number
 
 
@@ -139,25 +163,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     store = open_store_from(args)
     try:
-        old_version = parse_version(args.old, store)
-        new_version = parse_version(args.new, store)
+        head = current_version(store)
+        old_version = parse_version(args.old, store, head)
+        new_version = parse_version(args.new, store, head)
         old, new = store.read_version(old_version), store.read_version(new_version)
     finally:
         store.close()
     diff = diff_inventories(old, new)
+    status = DIFFERENT_EXIT if args.exit_code and not diff.empty else 0
     out = Output(args.format)
     if out.structured:
         out.data({"store": store.label, "from": old_version, "to": new_version, **diff.to_dict()})
-        return 0
+        return status
     if diff.empty:
         out.line(f"{store.label}: versions {old_version} and {new_version} are the same")
-        return 0
+        return status
     out.line(f"Changes from version {old_version} to {new_version} of {store.label}:", "bold")
     out.line()
     render_diff(out, diff, verbose=args.verbose)
     out.line()
     out.line(summary(diff, future=False))
-    return 0
+    return status
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

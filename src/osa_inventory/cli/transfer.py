@@ -11,6 +11,7 @@ from typing import Any
 
 from osa_inventory.cli.changes import add_change_flags, command_line, replace_inventory
 from osa_inventory.cli.common import open_store_from, store_flags
+from osa_inventory.cli.history import parse_version
 from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.cli.stores import open_location
 from osa_inventory.errors import ConfigError
@@ -29,9 +30,7 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         action="store_true",
         help="OSA's inventory-manage -e format: hosts with hostvars and groups, and all vars",
     )
-    export.add_argument(
-        "--version", type=int, metavar="N", help="export version N, not the current"
-    )
+    export.add_argument("--version", metavar="N", help="export version N, not the current")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     add_format_flag(export, choices=("json", "yaml"), default="json")
     export.set_defaults(func=cmd_export)
@@ -108,9 +107,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store = open_store_from(args)
     try:
-        inventory = (
-            store.read_version(args.version) if args.version is not None else store.read().inventory
-        )
+        if args.version is None:
+            inventory = store.read().inventory
+        else:
+            inventory = store.read_version(parse_version(args.version, store))
     finally:
         store.close()
     if args.osa:
@@ -130,8 +130,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"--output {target}: cannot write ({exc.strerror})") from exc
         print(f"exported {store.label} to {target}", file=sys.stderr)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:  # the bytes a file would hold, also when OSA's JSON has no final newline
+        sys.stdout.write(text)
     return 0
 
 
