@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = Inputs(args.config, args.environment)
     store = open_store_from(args)
+    shown = StderrProgress()
     try:
         if args.check:
             return _report_check(preview(store, inputs, warn=warn))
@@ -81,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         if args.host is not None:
             hostvars = host_vars(store, inputs, args.host, warn=warn, **options)
         else:
-            result = refresh(store, inputs, warn=warn, **options)
+            result = refresh(store, inputs, warn=warn, progress=shown, **options)
     finally:
+        shown.close()
         store.close()
     if args.host is not None:
         sys.stdout.write(json.dumps(hostvars, sort_keys=True))
@@ -93,6 +95,24 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(result.text())
         sys.stdout.write("\n")
     return 0
+
+
+class StderrProgress:
+    """Progress on stderr, set up on the first report only: the fast path never pays for it."""
+
+    def __init__(self) -> None:
+        self._shown: Any = None
+
+    def __call__(self, phase: str, done: int, total: int | None = None, unit: str = "") -> None:
+        if self._shown is None:
+            from osa_inventory.progress import for_stderr
+
+            self._shown = for_stderr()
+        self._shown(phase, done, total, unit)
+
+    def close(self) -> None:
+        if self._shown is not None:
+            self._shown.close()
 
 
 def _report_check(result: Any) -> int:

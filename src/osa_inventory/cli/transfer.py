@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from osa_inventory import progress
 from osa_inventory.cli.changes import add_change_flags, command_line, replace_inventory
 from osa_inventory.cli.common import open_store_from, store_flags
 from osa_inventory.cli.history import parse_version
 from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.cli.stores import open_location
 from osa_inventory.errors import ConfigError
-
-PHASES = {"read": "reading source", "write": "writing target", "verify": "verifying target"}
+from osa_inventory.inventory import hostvars_of
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -102,15 +100,24 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    with progress.for_stderr() as shown, progress.reporting(shown):
+        return _export(args, shown)
+
+
+def _export(args: argparse.Namespace, shown: progress.ProgressCallback) -> int:
     from osa_inventory.jsonio import dumps_inventory
     from osa_inventory.ops.exchange import osa_export
 
     store = open_store_from(args)
     try:
+        reading = f"reading {store.label}"
+        shown(reading, 0)
         if args.version is None:
             inventory = store.read().inventory
         else:
             inventory = store.read_version(parse_version(args.version, store))
+        hosts = len(hostvars_of(inventory))
+        shown(reading, hosts, hosts, "hosts")
     finally:
         store.close()
     if args.osa:
@@ -125,13 +132,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         target = Path(args.output)
         if not target.parent.is_dir():
             raise ConfigError(f"--output {target}: directory {target.parent} does not exist")
+
+        def write(stream: Any) -> None:
+            for chunk in progress.in_chunks(text.encode(), f"writing {target}", shown):
+                stream.write(chunk)
+
         try:
-            atomic_write(target, lambda f: f.write(text.encode()), None)
+            atomic_write(target, write, None)
         except OSError as exc:
             raise ConfigError(f"--output {target}: cannot write ({exc.strerror})") from exc
         print(f"exported {store.label} to {target}", file=sys.stderr)
     else:  # the bytes a file would hold, also when OSA's JSON has no final newline
-        sys.stdout.write(text)
+        for piece in progress.in_chunks(text, "writing standard output", shown):
+            sys.stdout.write(piece)
+        sys.stdout.flush()
     return 0
 
 
@@ -141,45 +155,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from osa_inventory.ops.exchange import read_import
 
-    inventory, where = read_import(args.file, args.member)
-    return replace_inventory(
-        args,
-        inventory,
-        message=f"import {where}",
-        done=f"Imported {where}",
-        extra={"source": where},
-    )
+    with progress.for_stderr() as shown, progress.reporting(shown):
+        inventory, where = read_import(args.file, args.member, shown)
+        return replace_inventory(
+            args,
+            inventory,
+            message=f"import {where}",
+            done=f"Imported {where}",
+            extra={"source": where},
+            progress=shown,
+        )
 
 
 # -- migrate ---------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _progress(out: Output) -> Iterator[Any]:
-    """A progress hook: bars on a terminal (stderr), nothing otherwise."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if out.structured or not console.is_terminal:
-        yield lambda phase, done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def hook(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(PHASES.get(phase, phase), total=total)
-            progress.update(tasks[phase], completed=done)
-
-        yield hook
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -190,14 +178,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         target = open_location(args, args.target, args.to_option, "--to-option")
         try:
             out = Output(args.format)
-            with _progress(out) as hook:
+            with progress.for_stderr() as shown:
                 result = migrate(
                     source,
                     target,
                     force=args.force,
                     dry_run=args.dry_run,
                     command=command_line(),
-                    progress=hook,
+                    progress=shown,
                 )
         finally:
             target.close()
