@@ -341,3 +341,81 @@ def test_export_to_stdout_is_the_file_byte_for_byte(config: Path, tmp_path: Path
         == (config / INVENTORY_FILE).read_bytes()
         == (tmp_path / "out.json").read_bytes()
     )
+
+
+# -- where a bad value came from -----------------------------------------------------------------
+
+
+def one_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("osa-inventory: error: "), proc.stderr
+    return lines[0]
+
+
+def test_option_errors_name_their_source(config: Path, tmp_path: Path) -> None:
+    ini = tmp_path / "osa.ini"
+    ini.write_text("# site\n[inventory]\nbackend = etcd\n\n[backend:etcd]\ntimeout = soon\n")
+    env = {"OSA_INVENTORY_CONFIG": str(ini)}
+    message = one_error(cli("hosts", "list", "--config", config, env=env))
+    assert f"timeout from {ini} [backend:etcd], line 6" in message
+    message = one_error(
+        cli("hosts", "list", "--config", config, env={**env, "OSA_INVENTORY_OPT_TIMEOUT": "x"})
+    )
+    assert "timeout from env OSA_INVENTORY_OPT_TIMEOUT" in message
+    flag = ["--backend", "file", "--backend-option", "backup_keep=0"]
+    message = one_error(cli("hosts", "list", "--config", config, *flag, env=env))
+    assert "backup_keep from --backend-option" in message
+    ini.write_text("[inventory]\n\nlock_timeout = later\n")
+    message = one_error(cli("hosts", "remove", "x", "--config", config, env=env))
+    assert f"({ini} [inventory], line 3)" in message
+
+
+def test_a_password_in_the_url_and_in_an_option_is_refused(config: Path, tmp_path: Path) -> None:
+    ini = tmp_path / "osa.ini"
+    ini.write_text(
+        "[inventory]\nbackend = postgresql\n\n[backend:postgresql]\n"
+        "url = postgresql+psycopg://osa:inline@db1.example.org/osa\n"
+    )
+    env = {"OSA_INVENTORY_CONFIG": str(ini), "OSA_INVENTORY_OPT_PASSWORD_ENV": "DB_PASSWORD"}
+    message = one_error(cli("hosts", "list", "--config", config, env={**env, "DB_PASSWORD": "p"}))
+    assert f"option url ({ini} [backend:postgresql], line 5) is a URL with a password" in message
+    assert "env DB_PASSWORD via password_env" in message and "one way only" in message
+    assert "inline" not in message and ":p@" not in message
+    target = "etcds://bob:inline@127.0.0.1:2379/x"
+    proc = cli("migrate", "--config", config, "--to", target, "--to-option", "password=other")
+    message = one_error(proc)
+    assert "option password is given by the URL and by --to-option" in message
+
+
+def test_migrate_targets_take_options_by_reference(
+    config: Path, tmp_path: Path, pg_server: Any
+) -> None:
+    from osa_inventory.testing import servers as services
+
+    database = f"ref_{tmp_path.name[-12:].replace('-', '_').lower()}"
+    services.create_database(pg_server, database)
+    owner = ["--backend", "postgresql", "--backend-option", f"url={pg_server.url(database)}"]
+    assert cli("db", "upgrade", *owner, "--config", config).returncode == 0
+    services.grant_writer(pg_server, database)
+    secret = tmp_path / "writer.password"
+    secret.write_text(services.WRITER[1] + "\n")
+    secret.chmod(0o600)
+    writer = pg_server.url(database, services.WRITER[0])
+    proc = cli(
+        "migrate", "--config", config, "--to", writer, "--to-option", f"password_file={secret}"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert services.WRITER[1] not in proc.stdout + proc.stderr
+    proc = cli(
+        "migrate",
+        "--config",
+        config,
+        "--to",
+        writer,
+        "--to-option",
+        "password_env=WRITER_PASSWORD",
+        "--force",
+        env={"WRITER_PASSWORD": services.WRITER[1]},
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -342,7 +342,7 @@ def test_osa_ini_that_cannot_be_read(tmp_path):
 def test_bad_lock_timeout(tmp_path, value, where):
     if where == "ini":
         message = config_error(tmp_path, f"[inventory]\nlock_timeout = {value}\n")
-        assert f"({tmp_path / 'osa.ini'} [inventory])" in message
+        assert f"({tmp_path / 'osa.ini'} [inventory], line 2)" in message
     else:
         if value == "":
             # an empty variable counts as unset
