@@ -419,3 +419,35 @@ def test_migrate_targets_take_options_by_reference(
         env={"WRITER_PASSWORD": services.WRITER[1]},
     )
     assert proc.returncode == 0, proc.stderr
+
+
+# -- words ---------------------------------------------------------------------------------------
+
+
+def test_counts_are_worded_right_and_retention_is_exact(config: Path, tmp_path: Path) -> None:
+    env = {"OSA_INVENTORY_CONFIG": str(tmp_path / "osa.ini")}
+    doctor = cli("doctor", "--config", config, env=env)
+    assert doctor.returncode == 0, doctor.stderr
+    assert "read version 1: 62 hosts" in doctor.stdout
+    assert "1 version, 1 to 1; keeps at most 15 versions, the current one included" in (
+        doctor.stdout
+    )
+    proc = cli("retention", "set", "3", "--config", config, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "keeps at most 3 versions, the current one included." in proc.stdout
+    for host in ("compute1", "compute2", "infra1", "infra2"):
+        assert cli("hosts", "remove", host, "--config", config, env=env).returncode == 0
+    history = json.loads(cli("history", "--config", config, "--format", "json", env=env).stdout)
+    assert [v["version"] for v in history] == [3, 4, 5]  # exactly the 3 it said
+    shown = cli("retention", "show", "--config", config, env=env).stdout
+    assert "now: 3 versions, 3 to 5" in shown
+    # one problem is "1 problem"
+    inventory = json.loads((config / INVENTORY_FILE).read_text())
+    container = next(n for n, v in inventory["_meta"]["hostvars"].items() if "container" in n)
+    inventory["_meta"]["hostvars"][container]["physical_host"] = "nowhere"
+    (config / INVENTORY_FILE).write_text(json.dumps(inventory))
+    doctor = cli("doctor", "--config", config, env=env)
+    assert doctor.returncode == 1
+    assert "1 problem found: physical hosts" in doctor.stdout
+    for proc in (doctor, cli("retention", "show", "--config", config, env=env)):
+        assert not re.search(r"\b1 (versions|hosts|problems|groups)\b", proc.stdout)

@@ -15,6 +15,7 @@ from osa_inventory.cli.admin import typed_setting_rows
 from osa_inventory.cli.common import settings_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
+from osa_inventory.words import kept_versions, plural
 
 PROBLEM_EXIT = 1
 
@@ -53,14 +54,19 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         except OsaInventoryError as exc:
             rows.append(Row("reachable", "FAIL", str(exc)))
             return rows, None
-        version = f"version {snapshot.version.version}" if snapshot.version else "no version"
-        hosts = len(snapshot.inventory["_meta"]["hostvars"])
-        rows.append(Row("reachable", "ok", f"read {version}: {hosts} hosts"))
+        hosts = plural(len(snapshot.inventory["_meta"]["hostvars"]), "host")
+        rows.append(Row("reachable", "ok", f"read {_what_was_read(store, snapshot)}: {hosts}"))
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
         return rows, snapshot.inventory
     finally:
         store.close()
+
+
+def _what_was_read(store: Any, snapshot: Any) -> str:
+    if snapshot.version is not None:
+        return f"version {snapshot.version.version}"
+    return "the inventory (no version written yet)" if store.versioned else "the inventory"
 
 
 def _schema_row(store: Any) -> Row:
@@ -103,14 +109,11 @@ def _history_row(store: Any) -> Row:
     except OsaInventoryError as exc:
         return Row("history", "FAIL", str(exc))
     retention = store.retention()
-    keeps = f"; keeps {retention.versions}" if retention and retention.versions else ""
+    keeps = f"; keeps {kept_versions(retention.versions)}" if retention else ""
     if not versions:
         return Row("history", "ok", f"no versions yet{keeps}")
-    return Row(
-        "history",
-        "ok",
-        f"{len(versions)} versions, {versions[0].version} to {versions[-1].version}{keeps}",
-    )
+    span = f"{versions[0].version} to {versions[-1].version}"
+    return Row("history", "ok", f"{plural(len(versions), 'version')}, {span}{keeps}")
 
 
 def _cidrs(config_dir: str) -> tuple[dict[str, Any] | None, str]:
@@ -167,7 +170,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     )
     out.line()
     if failed:
-        out.line(f"{len(failed)} problem(s) found: {', '.join(r.check for r in failed)}", "red")
+        found = ", ".join(r.check for r in failed)
+        out.line(f"{plural(len(failed), 'problem')} found: {found}", "red")
         return PROBLEM_EXIT
     out.line("No problems found.", "green")
     return 0

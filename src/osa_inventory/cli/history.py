@@ -12,6 +12,7 @@ from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag, plural
 from osa_inventory.errors import ConfigError, StoreError
 from osa_inventory.timefmt import local_time
+from osa_inventory.words import kept_versions
 
 HEAD_WORDS = ("head", "current")
 DIFFERENT_EXIT = 1  # diff --exit-code: the versions differ
@@ -237,12 +238,12 @@ def cmd_retention_show(args: argparse.Namespace) -> int:
     if out.structured:
         out.data(data)
         return 0
-    limit = f"at most {retention.versions} versions" if retention.versions else "every version"
+    limit = kept_versions(retention.versions)
     out.line(
         f"{store.label}: keeps {limit} ({retention.option}={retention.value}, {data['source']})"
     )
     if kept:
-        out.line(f"now: {len(kept)} versions, {kept[0].version} to {kept[-1].version}")
+        out.line(f"now: {plural(len(kept), 'version')}, {kept[0].version} to {kept[-1].version}")
     return 0
 
 
@@ -250,7 +251,7 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
     from osa_inventory.ops.retention import set_ini_option
     from osa_inventory.settings import ini_path
     from osa_inventory.store import open_backend
-    from osa_inventory.store.backend import Closable
+    from osa_inventory.store.backend import Closable, RetentionReporter
 
     settings, store, retention = _retention(args)
     store.close()
@@ -265,6 +266,7 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
         {**settings.backend_options(), retention.option: args.count},
         settings.name.value,
     )
+    new = trial.retention() if isinstance(trial, RetentionReporter) else None
     if isinstance(trial, Closable):
         trial.close()
     path = settings.ini_path or ini_path()
@@ -273,6 +275,8 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
     out = Output(args.format)
     overridden = bool(current) and not current.source.startswith(str(path))
     overridden = overridden and current.source != "default"
+    effective = retention if overridden else new
+    versions = effective.versions if effective else None
     if out.structured:
         out.data(
             {
@@ -281,11 +285,13 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
                 "option": retention.option,
                 "value": args.count,
                 "overridden_by": current.source if overridden else None,
+                "versions_kept_at_most": versions or None,
             }
         )
     else:
         out.line(f"{path}: [backend:{backend}] {retention.option} = {args.count}")
-        out.line("The new retention applies from the next write.")
+        still = " still" if overridden else ""
+        out.line(f"From the next write, {store.label}{still} keeps {kept_versions(versions)}.")
     if overridden:
         warn(f"{retention.option} is also set by {current.source}, which takes precedence")
     return 0

@@ -14,6 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any
 
+from osa_inventory.words import plural
+
+__all__ = ["FORMATS", "Output", "add_format_flag", "dumps", "plain_data", "plural"]
 FORMATS = ("table", "json", "yaml")
 UNBOUNDED = 1_000_000  # columns: to measure a table's own width
 
@@ -27,11 +30,6 @@ def add_format_flag(
         default=default,
         help=f"output format (default: {default})",
     )
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """``1 host``, ``2 hosts``."""
-    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def plain_data(value: Any) -> Any:

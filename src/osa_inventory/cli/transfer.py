@@ -15,6 +15,7 @@ from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.cli.stores import open_location
 from osa_inventory.errors import ConfigError
 from osa_inventory.inventory import hostvars_of
+from osa_inventory.words import plural
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -202,15 +203,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         versions = f"version {copied[0]}"
     if result.dry_run:
         out.line(
-            f"Dry run: would copy {versions} ({result.hosts} hosts) from {result.source} "
+            f"Dry run: would copy {versions} ({plural(result.hosts, 'host')}) from {result.source} "
             f"to {result.target}; nothing written."
         )
         return 0
     written = [i.version for i in result.written if i is not None]
     now = f"; it is now at version {written[-1]}" if written else ""
     out.line(
-        f"Copied {versions} ({result.hosts} hosts) from {result.source} to {result.target}"
-        f"{now}. Verified: the target reads back equal to the source.",
+        f"Copied {versions} ({plural(result.hosts, 'host')}) from {result.source} to "
+        f"{result.target}{now}. Verified: the target reads back equal to the source.",
         "green",
     )
     return 0

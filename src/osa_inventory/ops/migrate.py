@@ -18,6 +18,7 @@ from osa_inventory.inventory import empty_inventory, hostvars_of
 from osa_inventory.progress import NO_PROGRESS, ProgressCallback, reporting
 from osa_inventory.store.backend import VersionInfo, WriteMeta
 from osa_inventory.store.store import Snapshot, Store
+from osa_inventory.words import plural
 
 TIME_TOLERANCE = 1e-6
 READING, WRITING, VERIFYING = "reading source", "writing target", "verifying target"
@@ -189,7 +190,7 @@ def _fit_target(
     if retention and retention.versions and len(versions) > retention.versions:
         dropped = len(versions) - retention.versions
         report.notes.append(
-            f"{target.label} keeps {retention.versions} versions ({retention.option}="
+            f"{target.label} keeps {plural(retention.versions, 'version')} ({retention.option}="
             f"{retention.value}): the oldest {dropped} of {len(versions)} were not copied; "
             f"raise {retention.option} on the target to keep them all"
         )
