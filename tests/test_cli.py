@@ -170,8 +170,17 @@ def test_the_inventory_script_is_unchanged(config: Path) -> None:
     listed = cli("--config", config, "-e", env_dir, "--list")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == json.loads(reference_path(EXAMPLE).read_text())
-    host = cli(f"-e{env_dir}", "--host", "infra1", "--config", config, "-d")
+    host = subprocess.run(  # -d logs to inventory.log in the working directory
+        [str(CLI), f"-e{env_dir}", "--host", "infra1", "--config", str(config), "-d"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=config,
+        timeout=120,
+        check=False,
+    )
     assert host.returncode == 0 and json.loads(host.stdout)["physical_host"] == "infra1"
+    assert (config / "inventory.log").is_file()
     check = cli("--config", config, "--environment", env_dir, "--check")
     assert check.stdout == "Configuration ok!\n", check.stderr
 

@@ -181,7 +181,11 @@ class EtcdBackend(Backend):
         self.last_write: dict[str, int] = {}
 
     def describe(self) -> str:
-        return f"etcd:{self.layout.describe()}"
+        """``etcd://HOST:PORT[,HOST:PORT]/PREFIX/NAME`` (``etcds`` over https): which cluster,
+        and where in it; never a user or password."""
+        endpoints = self.client.config.endpoints
+        scheme = "etcds" if all(e.scheme == "https" for e in endpoints) else "etcd"
+        return f"{scheme}://{','.join(map(str, endpoints))}{self.layout.describe()}"
 
     def close(self) -> None:
         self.lock.close()
