@@ -298,3 +298,13 @@ def test_etcd_guides(deploy_host: DeployHost, etcd_cluster: Any) -> None:
     host.run("etcd-inspect", servers, **etcdctl, ETCDCTL_USER="root:root-password")
     gone = host.osa("history")  # the inspection block's last line removed the store
     assert gone.returncode == 0 and ": 0 versions kept" in gone.stdout, gone.stderr
+
+
+@pytest.mark.parametrize("scenario", ["install", "ansible-setup"])
+def test_ansible_setup_guides(deploy_host: DeployHost, scenario: str) -> None:
+    """install.md's and ansible.md's ansible-setup steps, through to the undo."""
+    user_rc = deploy_host.config / "user.rc"
+    deploy_host.run(scenario, {})
+    assert "osa-inventory" not in (user_rc.read_text() if user_rc.exists() else "")
+    inventory_dir = deploy_host.root / "opt" / "openstack-ansible" / "inventory"
+    assert not list(inventory_dir.glob("osa_inventory*"))  # the undo removed what was written
