@@ -537,7 +537,7 @@ def test_doctor_finds_each_kind_of_problem(local: Deployment, tmp_path: Path) ->
     assert "cycle" in failed["group cycles"]
     assert not report["ok"]
     table = local.run("doctor")
-    assert table.returncode == 1 and "problem(s) found" in table.stdout
+    assert table.returncode == 1 and "6 problems found" in table.stdout
     settings = {row["setting"] for row in report["settings"]}
     assert {"backend", "name", "lock_timeout"} <= settings
 

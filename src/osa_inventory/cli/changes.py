@@ -19,7 +19,9 @@ from typing import Any
 
 from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag
+from osa_inventory.inventory import hostvars_of
 from osa_inventory.ops.diff import InventoryDiff, diff_inventories
+from osa_inventory.progress import NO_PROGRESS, ProgressCallback
 
 Change = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -49,7 +51,13 @@ class Outcome:
 
 
 def run_change(
-    store: Any, change: Change, *, message: str, dry_run: bool, force: bool = False
+    store: Any,
+    change: Change,
+    *,
+    message: str,
+    dry_run: bool,
+    force: bool = False,
+    progress: ProgressCallback = NO_PROGRESS,
 ) -> Outcome:
     """Apply ``change`` through the Store front end (or only compute it, for a dry run).
 
@@ -66,7 +74,10 @@ def run_change(
         seen["base"], seen["new"] = current, change(current)
         return seen["new"]
 
+    hosts, phase = len(hostvars_of(preview)), f"writing {store.label}"
+    progress(phase, 0, hosts, "hosts")
     result = store.update(apply, message=message, command=command_line(), force=force)
+    progress(phase, hosts, hosts, "hosts")
     diff = diff_inventories(seen["base"], seen["new"])
     version = result.version.version if result.version else None
     return Outcome(diff, result.changed, version, False)
@@ -79,6 +90,7 @@ def replace_inventory(
     message: str,
     done: str,
     extra: dict[str, Any],
+    progress: ProgressCallback = NO_PROGRESS,
 ) -> int:
     """Write ``inventory`` as the new version (rollback, import), reporting the change."""
     from osa_inventory.cli.common import open_store_from
@@ -86,7 +98,11 @@ def replace_inventory(
     store = open_store_from(args)
     try:
         outcome = run_change(
-            store, lambda _current: inventory, message=args.message or message, dry_run=args.dry_run
+            store,
+            lambda _current: inventory,
+            message=args.message or message,
+            dry_run=args.dry_run,
+            progress=progress,
         )
         report(Output(args.format), store, outcome, done=done, extra=extra, verbose=args.verbose)
     finally:

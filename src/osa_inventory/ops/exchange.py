@@ -11,6 +11,7 @@ or one member of OSA's backup tar.
 
 from __future__ import annotations
 
+import os
 import sys
 import tarfile
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 from osa_inventory.errors import ConfigError, StoreCorrupt
 from osa_inventory.fileio import parse_bytes
 from osa_inventory.inventory import check_shape, hostvars_of
+from osa_inventory.progress import NO_PROGRESS, ProgressCallback, read_in_chunks
 
 LATEST = "latest"
 
@@ -82,15 +84,19 @@ def _read_member(path: Path, member: str) -> tuple[bytes, str]:
         return stream.read(), f"{path}:{chosen}"
 
 
-def read_import(source: str, member: str | None = None) -> tuple[dict[str, Any], str]:
+def read_import(
+    source: str, member: str | None = None, progress: ProgressCallback = NO_PROGRESS
+) -> tuple[dict[str, Any], str]:
     """The inventory to import from ``source`` (a path or ``-``); returns (inventory, where).
 
-    ``member`` picks a backup out of a tar (``latest``: the newest one).
+    ``member`` picks a backup out of a tar (``latest``: the newest one). ``progress``
+    hears of the bytes read.
     """
     if source == "-":
         if member:
             raise ConfigError("--member needs a tar file, not standard input")
-        data, where = sys.stdin.buffer.read(), "standard input"
+        data = read_in_chunks(sys.stdin.buffer, "reading standard input", progress)
+        where = "standard input"
     else:
         path = Path(source)
         if not path.is_file():
@@ -108,7 +114,10 @@ def read_import(source: str, member: str | None = None) -> tuple[dict[str, Any],
             if member:
                 raise ConfigError(f"{path} is not a tar archive; --member is for backup tars")
             try:
-                data, where = path.read_bytes(), str(path)
+                with open(path, "rb") as stream:
+                    size = os.fstat(stream.fileno()).st_size
+                    data = read_in_chunks(stream, f"reading {path}", progress, size)
+                where = str(path)
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     try:

@@ -159,7 +159,9 @@ class LockHolder(_Record):
         )
 
     def describe(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
+        from osa_inventory.timefmt import local_time
+
+        when = local_time(self.since)
         return f"{self.user}@{self.host} pid {self.pid} since {when} (lock id {self.lock_id})"
 
 

@@ -128,9 +128,13 @@ def _load_plugin(name: str) -> Any:
             raise StoreUnavailable(
                 f"backend {name} failed to load ({failures[0]}); install its dependencies"
             ) from None
-        known = ", ".join(info.name for info in list_backends()) or "none"
+        import difflib
+
+        names = [info.name for info in list_backends()]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"unknown backend {name!r}; available backends: {known} "
+            f"unknown backend {name!r}; {hint}available backends: {', '.join(names) or 'none'} "
             "(or give an import path 'package.module:Class')"
         ) from None
     return manager.driver

@@ -49,6 +49,7 @@ from osa_inventory.backends.etcd.tree import (
 )
 from osa_inventory.errors import ConfigError, LockTimeout, StaleWrite, StoreCorrupt, StoreError
 from osa_inventory.inventory import empty_inventory
+from osa_inventory.progress import BYTES, report
 from osa_inventory.store.backend import (
     Backend,
     LockHolder,
@@ -64,6 +65,7 @@ LOG = logging.getLogger(__name__)
 BATCH_KEYS = 100
 #: etcd's default --max-request-bytes is 1.5 MiB; stay well below it
 BATCH_BYTES = 1024 * 1024
+UPLOADING = "uploading to etcd"
 #: fetch this many missing keys one by one at most; more means a prefix scan
 POINT_FETCH_LIMIT = 256
 READ_ATTEMPTS = 3
@@ -179,7 +181,11 @@ class EtcdBackend(Backend):
         self.last_write: dict[str, int] = {}
 
     def describe(self) -> str:
-        return f"etcd:{self.layout.describe()}"
+        """``etcd://HOST:PORT[,HOST:PORT]/PREFIX/NAME`` (``etcds`` over https): which cluster,
+        and where in it; never a user or password."""
+        endpoints = self.client.config.endpoints
+        scheme = "etcds" if all(e.scheme == "https" for e in endpoints) else "etcd"
+        return f"{scheme}://{','.join(map(str, endpoints))}{self.layout.describe()}"
 
     def close(self) -> None:
         self.lock.close()
@@ -431,17 +437,21 @@ class EtcdBackend(Backend):
         return collect_garbage(self, full=full)
 
     def _put_all(self, puts: list[tuple[bytes, bytes]]) -> None:
-        """Store immutable keys in transactions within etcd's limits."""
+        """Store immutable keys in transactions within etcd's limits (progress in bytes)."""
         batch: list[dict[str, Any]] = []
-        size = 0
+        size = sent = 0
+        total = sum(len(key) + len(value) for key, value in puts)
         for key, value in puts:
             if batch and (len(batch) >= BATCH_KEYS or size + len(key) + len(value) > BATCH_BYTES):
                 self.client.txn([], batch, [])
+                sent += size
+                report(UPLOADING, sent, total, BYTES)
                 batch, size = [], 0
             batch.append(put_op(key, value))
             size += len(key) + len(value)
         if batch:
             self.client.txn([], batch, [])
+            report(UPLOADING, total, total, BYTES)
 
     def _switch_head(
         self, head_kv: KeyValue | None, number: int, body: bytes, write_id: str
