@@ -13,6 +13,7 @@ edge (``raise StoreError(...) from exc``)::
     └── StoreError               a store cannot be read or written
         ├── StoreUnavailable     backend unreachable or its dependency missing
         ├── StoreCorrupt         the stored data does not parse
+        │   └── HistoryCorrupt   only the history is damaged; the inventory is intact
         ├── LockTimeout          another writer holds the lock
         └── StaleWrite           the store moved on since it was read
 """
@@ -58,6 +59,13 @@ class StoreUnavailable(StoreError):
 
 class StoreCorrupt(StoreError):
     """The stored inventory does not parse."""
+
+
+class HistoryCorrupt(StoreCorrupt):
+    """The store's history is damaged, but its current inventory can still be read.
+
+    Readers serve the inventory (with a warning); writers refuse.
+    """
 
 
 class LockTimeout(StoreError):

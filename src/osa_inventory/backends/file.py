@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from osa_inventory.backends.filehistory import parse_history
 from osa_inventory.backends.osafile import FileStore
 from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.fileio import atomic_write, parse_bytes
@@ -106,6 +107,11 @@ class FileBackend(Backend):
 
     def configure(self) -> None:
         self.path = Path(self.config["path"])
+        if not self.path.parent.is_dir():  # a misspelt path must not start a new inventory
+            raise ConfigError(
+                f"backend file: directory {self.path.parent} of {self.path} does not exist; "
+                "fix the path (option path, or --config) or create the directory"
+            )
         if self.config["backup_keep"] < 1:
             raise ConfigError(f"backend file: backup_keep must be 1 or more for {self.path}")
         self.files = FileStore(self.path, backup_keep=self.config["backup_keep"])
@@ -169,13 +175,12 @@ class FileBackend(Backend):
 
     def _read_history(self) -> tuple[str | None, list[_Entry]]:
         try:
-            raw = json.loads(self.history_path.read_bytes())
+            data = self.history_path.read_bytes()
         except FileNotFoundError:
             return None, []
-        except (OSError, ValueError) as exc:
-            raise StoreCorrupt(
-                f"{self.history_path} is unreadable ({exc}); move it aside to start a new history"
-            ) from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {self.history_path}: {exc.strerror}") from exc
+        raw = parse_history(data, self.history_path)
         lineage = raw.get("lineage")
         entries = []
         for item in raw.get("versions", []):

@@ -179,8 +179,23 @@ def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
                 yield None
                 return
             with tarfile.open(fileobj=f, mode="r:") as tar:
+                _check_whole(tar, f)
                 yield tar
-        except tarfile.TarError as exc:
+        except (tarfile.TarError, _Damaged) as exc:
             raise StoreCorrupt(
                 f"backup archive {path} is unreadable ({exc}); move it aside and retry"
             ) from exc
+
+
+class _Damaged(Exception):
+    """A tar that tarfile reads without complaint, but not to its end."""
+
+
+def _check_whole(tar: tarfile.TarFile, f: BinaryIO) -> None:
+    """Only zeros may follow the last member: tarfile stops at a zeroed header, and a
+    write would then drop every member after it (all of them, for the first)."""
+    tar.getmembers()
+    f.seek(tar.offset)
+    while block := f.read(1 << 16):
+        if block.count(0) != len(block):
+            raise _Damaged(f"data after the end of the archive at byte {tar.offset}")

@@ -483,6 +483,10 @@ class Backend:
         config: dict[str, Any] = {}
         for key, option in self.options.items():
             value = options.get(key, option.default)
+            if option.required and isinstance(value, str) and not value.strip():
+                raise ConfigError(
+                    f"backend {label}: option {key} is empty ({option.help}); give it a value"
+                )
             if value is None and option.required:
                 raise ConfigError(
                     f"backend {label}: option {key} is required ({option.help}); set it in "

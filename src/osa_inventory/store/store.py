@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from osa_inventory.debuglog import debug, warning
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
-from osa_inventory.errors import LockTimeout, StaleWrite, StoreError
+from osa_inventory.errors import HistoryCorrupt, LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
@@ -97,6 +97,7 @@ class Store:
         else:
             self.locker = FileLock(local_lock_path(self.label))
         self._holder: LockHolder | None = None
+        self._history_warned = False
 
     def capability(self, protocol: type[Capability]) -> Capability | None:
         """The backend as ``protocol`` (a capability of store/backend.py), or None."""
@@ -111,6 +112,20 @@ class Store:
         return snapshot
 
     def _read(self) -> Snapshot:
+        try:
+            return self._read_versioned()
+        except HistoryCorrupt as exc:  # the inventory itself is intact: serve it, warn
+            return self._without_history(exc)
+
+    def _without_history(self, problem: HistoryCorrupt) -> Snapshot:
+        """The current inventory read alone (``load``), when only the history is damaged."""
+        if not self._history_warned:
+            self._history_warned = True
+            self.warn(f"{problem}; until then the inventory is served as stored, never written")
+        inventory = self.backend.load()
+        return Snapshot(inventory if inventory else empty_inventory(), None)
+
+    def _read_versioned(self) -> Snapshot:
         if isinstance(self.backend, CurrentReader):  # head and content from one read
             version, inventory = self.backend.read_current()
             return Snapshot(inventory, version)
@@ -131,7 +146,10 @@ class Store:
         """
         if not isinstance(self.backend, CanonicalReader):
             return None, None
-        return self.backend.read_current_bytes()
+        try:
+            return self.backend.read_current_bytes()
+        except HistoryCorrupt:  # no version to vouch for the bytes: read() says why
+            return None, None
 
     def parse_canonical(self, version: VersionInfo | None, data: bytes) -> Snapshot:
         """The snapshot whose canonical bytes :meth:`read_canonical` returned (no second read)."""
