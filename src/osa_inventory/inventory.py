@@ -32,9 +32,9 @@ def hostvars_of(inventory: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return (inventory.get("_meta") or {}).get("hostvars") or {}
 
 
-#: what to do about a stored inventory that is not OSA's shape (said by every such error)
-SHAPE_REPAIR = (
-    "roll back to a good version ('osa-inventory rollback VERSION') "
+#: what to do about a damaged store: said by every such error, and both commands work on it
+REPAIR = (
+    "roll back to an earlier version ('osa-inventory rollback VERSION') "
     "or import a saved copy ('osa-inventory import FILE')"
 )
 #: host variables the generator reads back, with the JSON type each must have (or null)
@@ -54,9 +54,7 @@ def check_shape(inventory: Mapping[str, Any], source: str) -> None:
     """Refuse a stored inventory that is JSON but not OSA's shape (one-line error)."""
     problem = shape_problem(inventory)
     if problem:
-        raise StoreCorrupt(
-            f"{source}: not an inventory in OSA's format ({problem}); {SHAPE_REPAIR}"
-        )
+        raise StoreCorrupt(f"{source}: not an inventory in OSA's format ({problem}); {REPAIR}")
 
 
 def shape_problem(inventory: Mapping[str, Any]) -> str | None:

@@ -63,6 +63,11 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
         print(f"{store.label}: not locked")
         return 0
     print(f"{store.label}: locked by {holder.describe()}")
+    if holder.is_unknown and holder.lock_id:
+        print(
+            "  if no osa-inventory command is still running, remove it with: "
+            f"osa-inventory lock break {holder.lock_id}"
+        )
     if holder.command:
         print(f"  command: {holder.command}")
     if holder.expires:
@@ -74,8 +79,12 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
 
 def cmd_lock_break(args: argparse.Namespace) -> int:
     store = open_store_from(args)
+    holder = store.lock_status()
     store.break_lock(args.lock_id)
-    print(f"{store.label}: lock {args.lock_id} broken")
+    held_by = (
+        f"; it was held by {holder.describe()}" if holder and holder.lock_id == args.lock_id else ""
+    )
+    print(f"{store.label}: broke and removed lock {args.lock_id}{held_by}")
     return 0
 
 

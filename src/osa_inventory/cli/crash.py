@@ -18,7 +18,7 @@ _OWN_PACKAGE = "osa_inventory"
 
 
 def report_crash(prog: str, exc: BaseException) -> int:
-    """Print one line about ``exc`` (an exception or a ``SystemExit``) and return the exit status."""
+    """Print one line about ``exc`` (an exception or a ``SystemExit``); the exit status."""
     from osa_inventory.debuglog import debug
 
     debug("unexpected failure", exc_info=True)

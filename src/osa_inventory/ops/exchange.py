@@ -96,7 +96,9 @@ def read_import(source: str, member: str | None = None) -> tuple[dict[str, Any],
     else:
         path = Path(source)
         if path.exists() and not path.is_file():
-            raise ConfigError(f"{path} is not a regular file; give the inventory JSON or backup tar")
+            raise ConfigError(
+                f"{path} is not a regular file; give the inventory JSON or backup tar"
+            )
         if not path.is_file():
             raise ConfigError(f"{path}: no such file; give the inventory JSON or backup tar")
         if tarfile.is_tarfile(path):

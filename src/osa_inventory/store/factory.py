@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
+from osa_inventory.errors import OsaInventoryError
 from osa_inventory.settings import DEFAULT_NAME, Settings, Value, parse_pairs
 from osa_inventory.store.backend import Describable, MinimalBackend
-from osa_inventory.errors import OsaInventoryError
 from osa_inventory.store.registry import load_backend_class, parse_url, plugin_failure
 from osa_inventory.store.store import Store
 

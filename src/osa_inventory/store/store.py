@@ -33,6 +33,7 @@ from osa_inventory.store.backend import (
     LockHolder,
     LockingBackend,
     MinimalBackend,
+    Overwriter,
     Retention,
     RetentionReporter,
     TakeoverReporter,
@@ -221,13 +222,24 @@ class Store:
             if self._is_abandoned(current) and self._break_abandoned(current):
                 continue
             if time.monotonic() >= deadline:
-                raise LockTimeout(
-                    f"store {self.label} is locked by {current.describe()}; waited "
-                    f"{self.lock_timeout:g} s. Retry later, or if that process is gone run "
-                    f"'osa-inventory lock break {current.lock_id}'"
-                )
+                raise self._lock_timeout(current)
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    def _lock_timeout(self, current: LockHolder) -> LockTimeout:
+        waited = (
+            f"store {self.label} is locked by {current.describe()}; waited {self.lock_timeout:g} s"
+        )
+        if not current.lock_id:  # nothing to name it by: a lock that ends with its process
+            return LockTimeout(f"{waited}. Retry later: the lock is released when its holder ends")
+        gone = (
+            "no osa-inventory command is still running"
+            if current.is_unknown
+            else "that process is gone"
+        )
+        return LockTimeout(
+            f"{waited}. Retry later, or if {gone}, run 'osa-inventory lock break {current.lock_id}'"
+        )
 
     def _break_abandoned(self, holder: LockHolder) -> bool:
         """Break a lock whose holder is gone; False when the locker refuses (e.g. a live flock)."""
@@ -324,6 +336,23 @@ class Store:
             self.backend.write(inventory)
             return None
         return self._versions.write_version(inventory, meta, self._versions.head())
+
+    def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> CommitResult:
+        """Write ``inventory`` as a new version without reading the current one; lock held.
+
+        For recovery (``rollback``, ``import``) when the current version is damaged
+        and cannot be read: no comparison, no stale-write check.
+        """
+        if self._holder is None:
+            raise StoreError("internal error: write without holding the store lock")
+        if isinstance(self.backend, Overwriter):
+            version: VersionInfo | None = self.backend.overwrite(inventory, meta)
+        elif self._versions is not None:
+            version = self._versions.write_version(inventory, meta, self._versions.head())
+        else:
+            self.backend.write(inventory)
+            version = None
+        return self._written(CommitResult(True, version, inventory))
 
     def _check_base(
         self, base: VersionInfo | None, current: VersionInfo | None, force: bool
