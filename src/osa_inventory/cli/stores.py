@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from osa_inventory.store import Store
 
 
-def open_named(args: argparse.Namespace, backend: str, pairs: Sequence[str]) -> Store:
+def open_named(
+    args: argparse.Namespace, backend: str, pairs: Sequence[str], read_only: bool = False
+) -> Store:
     """The Store of backend ``backend``: its osa.ini section plus ``pairs`` (key=value).
 
     Options from ``OSA_INVENTORY_OPT_*`` are left out: they are meant for the
@@ -36,13 +38,20 @@ def open_named(args: argparse.Namespace, backend: str, pairs: Sequence[str]) -> 
         lock_timeout=args.lock_timeout,
         env=env,
     )
-    return open_store(settings, warn=warn, local_copy=False)
+    return open_store(settings, warn=warn, local_copy=False, read_only=read_only)
 
 
 def open_location(
-    args: argparse.Namespace, spec: str | None, pairs: Sequence[str], flag: str
+    args: argparse.Namespace,
+    spec: str | None,
+    pairs: Sequence[str],
+    flag: str,
+    read_only: bool = False,
 ) -> Store:
-    """The Store for ``spec``: None (the configured one), a backend name, or a URL."""
+    """The Store for ``spec``: None (the configured one), a backend name, or a URL.
+
+    ``read_only``: opened as a reader that creates and changes nothing (a dry run).
+    """
     from osa_inventory.settings import resolve_settings
     from osa_inventory.store import open_store, url_settings
     from osa_inventory.store.registry import is_url
@@ -56,7 +65,7 @@ def open_location(
             lock_timeout=args.lock_timeout,
         )
     elif spec is not None:
-        return open_named(args, spec, pairs)
+        return open_named(args, spec, pairs, read_only)
     else:
         settings = resolve_settings(
             args.config,
@@ -65,4 +74,4 @@ def open_location(
             name=args.inventory_name,
             lock_timeout=args.lock_timeout,
         )
-    return open_store(settings, warn=warn, local_copy=False)
+    return open_store(settings, warn=warn, local_copy=False, read_only=read_only)

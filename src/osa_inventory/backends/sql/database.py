@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -25,7 +26,7 @@ from osa_inventory.backends.sql.failures import damaged, is_conflict, translated
 from osa_inventory.backends.sql.locks import lock_for
 from osa_inventory.backends.sql.schema import NAME_BYTES
 from osa_inventory.backends.sql.url import parse_url, shown
-from osa_inventory.errors import StaleWrite, StoreError
+from osa_inventory.errors import StaleWrite, StoreError, StoreMissing
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.store.backend import VersionInfo, WriteMeta, fingerprint_extra
 
@@ -62,6 +63,14 @@ class InventoryDatabase:
     def ready(self) -> None:
         """Check (and if allowed upgrade) the schema, once per instance."""
         if not self._schema_checked:
+            database = self.url.database or ""
+            on_disk = self.url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+            missing = on_disk and not os.path.exists(database)
+            if missing and not self.auto_upgrade:  # connecting would create the file
+                raise StoreMissing(
+                    f"{self.where}: the database file does not exist yet; create it with "
+                    "'osa-inventory db upgrade' (or set the option auto_upgrade=true)"
+                )
             migrate.ensure(self.engine, self.where, self.auto_upgrade)
             self._schema_checked = True
 
