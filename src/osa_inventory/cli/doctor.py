@@ -14,8 +14,13 @@ from typing import Any
 from osa_inventory.cli.common import settings_from
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
+from osa_inventory.inventory import empty_inventory
 
 PROBLEM_EXIT = 1
+_NO_INVENTORY = (
+    "{label} holds no inventory: a wrong --config (or OSA_CONFIG_DIR) or backend setting? "
+    "Fix them, or generate the inventory with 'osa-inventory --list'"
+)
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -53,8 +58,11 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
             rows.append(Row("reachable", "FAIL", str(exc)))
             return rows, None
         version = f"version {snapshot.version.version}" if snapshot.version else "no version"
-        hosts = len(snapshot.inventory["_meta"]["hostvars"])
+        hosts = len(snapshot.inventory.get("_meta", {}).get("hostvars", {}))
         rows.append(Row("reachable", "ok", f"read {version}: {hosts} hosts"))
+        if snapshot.version is None and snapshot.inventory == empty_inventory():
+            rows.append(Row("inventory", "FAIL", _NO_INVENTORY.format(label=store.label)))
+            return rows, None
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
         return rows, snapshot.inventory

@@ -143,7 +143,12 @@ class LocalCache:
         info = directory.stat()
         if info.st_uid == os.getuid() and info.st_mode & 0o077:
             os.chmod(directory, 0o700)
-        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # mkstemp: mode 0600
+        from osa_inventory.tempfiles import SUFFIX, remove_stale_temp_files, temp_prefix
+
+        remove_stale_temp_files(self.path)  # left by a reader killed mid-write
+        fd, temp = tempfile.mkstemp(  # mkstemp: mode 0600
+            prefix=temp_prefix(self.path), suffix=SUFFIX, dir=directory
+        )
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
