@@ -98,7 +98,9 @@ class Store:
         else:
             self.locker = FileLock(local_lock_path(self.label))
         self._holder: LockHolder | None = None
-        self._history_warned = False
+        #: why the history could not be read, when the inventory was served without it;
+        #: said once, as a warning on close, or as the error of a write that needs it
+        self._history_problem: HistoryCorrupt | None = None
 
     def capability(self, protocol: type[Capability]) -> Capability | None:
         """The backend as ``protocol`` (a capability of store/backend.py), or None."""
@@ -120,9 +122,7 @@ class Store:
 
     def _without_history(self, problem: HistoryCorrupt) -> Snapshot:
         """The current inventory read alone (``load``), when only the history is damaged."""
-        if not self._history_warned:
-            self._history_warned = True
-            self.warn(f"{problem}; until then the inventory is served as stored, never written")
+        self._history_problem = problem
         inventory = self.backend.load()
         return Snapshot(inventory if inventory else empty_inventory(), None)
 
@@ -195,6 +195,9 @@ class Store:
     @contextlib.contextmanager
     def locked(self) -> Iterator[LockHolder]:
         """Hold the store lock for the duration of the block."""
+        if self._history_problem is not None:  # a writer needs the history: refuse, once
+            problem, self._history_problem = self._history_problem, None
+            raise problem
         if self._holder is not None:  # re-entrant within one Store
             yield self._holder
             return
@@ -443,5 +446,8 @@ class Store:
             return self.commit(new, base=base, meta=meta, force=force)
 
     def close(self) -> None:
+        if self._history_problem is not None:  # served without it: say so, once
+            problem, self._history_problem = self._history_problem, None
+            self.warn(f"{problem}; until then the inventory is served as stored, never written")
         if isinstance(self.backend, Closable):
             self.backend.close()
