@@ -489,3 +489,147 @@ def test_a_migrate_dry_run_writes_nothing_anywhere(
             assert cursor.fetchall() == []
         finally:
             conn.close()
+
+
+# -- etcd: a damaged head or a missing object, and the recovery the message names -------------
+
+
+class Etcd:
+    """An etcd store of its own holding two versions of the demo inventory."""
+
+    def __init__(self, tmp_path: Path, endpoints: str) -> None:
+        from osa_inventory.store import open_backend
+
+        self.config = demo_config(tmp_path)
+        prefix = f"/robust-{uuid.uuid4().hex[:10]}"
+        self.options = {"endpoints": endpoints, "prefix": prefix, "timeout": "5"}
+        self.flags: list[Any] = ["--config", self.config, "--backend", "etcd", "--cache-ttl", "0"]
+        for key, value in self.options.items():
+            self.flags += ["--backend-option", f"{key}={value}"]
+        assert self.run("--environment", DEMO, "--list").code == 0
+        self.first = self.run("export").stdout
+        assert self.run("clear-ips").code == 0  # version 2: other objects for the containers
+        self.saved = tmp_path / "saved.json"
+        self.saved.write_bytes(self.first)
+        self.backend = open_backend("etcd", self.options)
+
+    def run(self, *args: Any) -> Run:
+        return run_main(*args, *self.flags)
+
+    def keys(self) -> dict[bytes, bytes]:
+        prefix = self.backend.layout.root
+        revision = self.backend.client.range(prefix).revision
+        return {kv.key: kv.value for kv in self.backend.client.scan(prefix, revision=revision)}
+
+    def put(self, key: bytes, value: bytes) -> None:
+        from osa_inventory.backends.etcd.kv import put_op
+
+        self.backend.client.txn([], [put_op(key, value)], [])
+
+    def delete(self, key: bytes) -> None:
+        from osa_inventory.backends.etcd.kv import delete_op
+
+        self.backend.client.txn([], [delete_op(key)], [])
+
+    def head(self) -> dict[str, Any]:
+        return json.loads(self.keys()[self.backend.layout.head])
+
+    def only_in_head(self) -> bytes:
+        """An object the head refers to and version 1 does not (clear-ips changed it)."""
+        from osa_inventory.backends.etcd.records import parse_record, root_of
+
+        layout, client = self.backend.layout, self.backend.client
+        revision, head_kv = client.get(layout.head)
+        _, first_kv = client.get(layout.version(1))
+        _, now = self.backend.referenced(root_of(parse_record(head_kv)), revision)
+        _, before = self.backend.referenced(root_of(parse_record(first_kv)), revision)
+        return layout.object(sorted(now - before)[0])
+
+
+def _etcd_head_damage(etcd: Etcd, how: str) -> None:
+    head = etcd.head()
+    if how == "version as text":
+        head["version"] = "three"
+    elif how == "no lineage":
+        del head["lineage"]
+    elif how == "root a list":
+        head["root"] = []
+    elif how == "time as text":
+        head["time"] = "noon"
+    if how == "not JSON":
+        etcd.put(etcd.backend.layout.head, b"{not json")
+    elif how == "object missing":
+        etcd.delete(etcd.only_in_head())
+    else:
+        etcd.put(etcd.backend.layout.head, json.dumps(head).encode())
+
+
+ETCD_DAMAGE = ["version as text", "no lineage", "root a list", "time as text", "not JSON",
+               "object missing"]  # fmt: skip
+
+
+@pytest.fixture
+def etcd(etcd_endpoints: str, tmp_path: Path) -> Etcd:
+    store = Etcd(tmp_path, etcd_endpoints)
+    yield store
+    store.backend.close()
+
+
+@pytest.mark.parametrize("how", ETCD_DAMAGE)
+@pytest.mark.parametrize("repair", ["rollback", "import"])
+def test_a_damaged_etcd_store_is_repaired_by_the_commands_it_names(
+    etcd: Etcd, how: str, repair: str
+) -> None:
+    last = etcd.head()["version"]
+    _etcd_head_damage(etcd, how)
+    before = etcd.keys()
+    for args in (("--environment", DEMO, "--list"), ("hosts", "list"), ("export",)):
+        error = one_line_failure(etcd.run(*args), 3)
+        assert "'osa-inventory rollback VERSION'" in error, error
+        assert "'osa-inventory import FILE'" in error, error
+    assert etcd.keys() == before
+    fixed = etcd.run("rollback", "1") if repair == "rollback" else etcd.run("import", etcd.saved)
+    assert fixed.code == 0, fixed.stderr
+    assert b"damaged version was replaced" in fixed.stdout
+    assert etcd.run("export").stdout == etcd.first
+    assert etcd.head()["version"] == last + 1  # numbered after every version, nothing reused
+    assert etcd.run("--environment", DEMO, "--list").code == 0
+    assert etcd.run("history").code == 0
+
+
+def test_an_unreachable_etcd_is_asked_once_before_the_local_copy_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quorum lost: --list answers within one ``timeout`` (one request), not two."""
+    require_module("osa_inventory.backends.etcd")
+    from osa_inventory.backends.etcd.client import EtcdClient
+    from osa_inventory.run import Inputs, host_vars, refresh
+    from osa_inventory.store import open_store
+    from osa_inventory.store.backend import VersionInfo
+    from osa_inventory.store.store import Snapshot
+
+    options = {"endpoints": "127.0.0.1:9", "timeout": "0.5", "prefix": "/unreachable"}
+    config = file_store(tmp_path)
+    inventory = json.loads((config / INVENTORY_FILE).read_text())
+    asked: list[str] = []
+    real_post = EtcdClient.post
+
+    def counting(self: EtcdClient, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        asked.append(path)
+        return real_post(self, path, payload)
+
+    monkeypatch.setattr(EtcdClient, "post", counting)
+    warnings: list[str] = []
+    for action in ("list", "host"):
+        store = open_store("etcd://127.0.0.1:9/unreachable?timeout=0.5", warn=warnings.append)
+        assert options["prefix"] in store.label
+        store.cache.save(Snapshot(inventory, VersionInfo(1, "l", 1.0)), store.label)
+        asked.clear()
+        inputs = Inputs(config, DEMO)
+        if action == "list":
+            assert refresh(store, inputs).inventory == inventory
+        else:
+            assert host_vars(store, inputs, "hv1") == inventory["_meta"]["hostvars"]["hv1"]
+        assert len(asked) == 1, asked
+        store.close()
+    assert warnings and "serving the local copy" in warnings[0]
