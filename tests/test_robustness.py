@@ -608,7 +608,6 @@ def test_an_unreachable_etcd_is_asked_once_before_the_local_copy_is_served(
     from osa_inventory.store.backend import VersionInfo
     from osa_inventory.store.store import Snapshot
 
-    options = {"endpoints": "127.0.0.1:9", "timeout": "0.5", "prefix": "/unreachable"}
     config = file_store(tmp_path)
     inventory = json.loads((config / INVENTORY_FILE).read_text())
     asked: list[str] = []
@@ -621,8 +620,8 @@ def test_an_unreachable_etcd_is_asked_once_before_the_local_copy_is_served(
     monkeypatch.setattr(EtcdClient, "post", counting)
     warnings: list[str] = []
     for action in ("list", "host"):
+        # nothing listens on port 9: every request fails until its timeout is spent
         store = open_store("etcd://127.0.0.1:9/unreachable?timeout=0.5", warn=warnings.append)
-        assert options["prefix"] in store.label
         store.cache.save(Snapshot(inventory, VersionInfo(1, "l", 1.0)), store.label)
         asked.clear()
         inputs = Inputs(config, DEMO)
