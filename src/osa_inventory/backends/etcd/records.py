@@ -67,8 +67,11 @@ def _record_problem(record: Any) -> str | None:
 def root_of(record: dict[str, Any]) -> Root:
     try:
         root = Root.from_dict(record["root"])
-        if root.buckets < 1 or len(root.chunks) != root.buckets or not isinstance(root.shape, dict):
+        buckets = record["root"].get("buckets")
+        if isinstance(buckets, bool) or root.buckets < 1 or len(root.chunks) != root.buckets:
             raise ValueError("buckets and chunks do not match")
+        if not isinstance(root.shape, dict):
+            raise ValueError("shape is not an object")
         for ref in root.chunks:
             if ref is not None and not _is_ref(ref):
                 raise ValueError("a chunk reference is not a digest")

@@ -154,8 +154,10 @@ class InventoryDatabase:
         with translated(self.where, f"reading host {host}"):
             with reading(self.engine) as conn:
                 text = q.host_vars(conn, self.name, host)
-            variables = None if text is None else load_row(text, f"the vars of host {host}")
-            if variables is not None and not isinstance(variables, dict):
+            if text is None:
+                return None
+            variables = load_row(text, f"the vars of host {host}")
+            if not isinstance(variables, dict):
                 raise DamagedRow(f"the vars of host {host}: not a JSON object")
         return variables
 
