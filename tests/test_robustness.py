@@ -228,6 +228,11 @@ def test_a_stored_inventory_of_the_wrong_shape_is_never_generated_from(
     # the fixes it names: roll back to the version before, or import a saved copy
     assert run_main("rollback", "1", "--config", config).code == 0
     assert listed(config).code == 0
+    path.write_text(json.dumps(inventory, indent=4, sort_keys=True))
+    saved = tmp_path / "saved.json"
+    saved.write_bytes(run_main("export", "--version", "1", "--config", config).stdout)
+    assert run_main("import", saved, "--config", config).code == 0
+    assert listed(config).code == 0
 
 
 # -- broken plugins ------------------------------------------------------------------------------
@@ -325,6 +330,32 @@ def test_doctor_fails_without_an_inventory(tmp_path: Path, where: str) -> None:
     failed = [c["detail"] for c in report["checks"] if c["status"] == "FAIL"]
     assert failed and ("holds no inventory" in failed[0] or "does not exist" in failed[0])
     assert where == "empty dir" or not config.exists()
+
+
+def test_doctor_passes_once_the_inventory_it_asks_for_is_generated(tmp_path: Path) -> None:
+    config = demo_config(tmp_path)
+    assert run_main("doctor", "--config", config).code == 1
+    assert listed(config).code == 0  # 'osa-inventory --list', as the failure says
+    run = run_main("doctor", "--config", config)
+    assert run.code == 0, run.stdout.decode()
+
+
+def test_an_unexpected_failure_is_one_line_and_debug_logs_it(tmp_path: Path) -> None:
+    module = f"crashing_{uuid.uuid4().hex[:8]}"
+    body = {"in_init": "pass", "in_register": "pass", "in_load": "raise ZeroDivisionError('x')"}
+    (tmp_path / f"{module}.py").write_text(PLUGIN.format(on_import="", **body))
+    config = demo_config(tmp_path)
+    env = {**clean_env(), "PYTHONPATH": str(tmp_path)}
+    for debug in ([], ["--debug"]):
+        proc = subprocess.run(
+            [str(CLI), "--config", str(config), "--environment", str(DEMO), "--backend",
+             f"{module}:Backend", "--list", *debug],
+            capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+        assert len(lines) == 1 and module in lines[0] and "--debug" in lines[0], proc.stderr
+    assert "Traceback" in (tmp_path / "inventory.log").read_text()  # what --debug promised
 
 
 # -- SQL: damaged rows, a damaged head, an unreadable lock row ------------------------------
@@ -428,6 +459,32 @@ def test_damaged_sql_rows_are_one_line_and_import_repairs(sql: Sql, damage: str)
     assert imported.code == 0, imported.stderr
     assert sql.run("--environment", DEMO, "--list").code == 0
     assert sql.run("hosts", "list").code == 0
+
+
+def test_damaged_sql_rows_are_repaired_by_a_rollback_to_before_the_change(sql: Sql) -> None:
+    assert sql.run("clear-ips").code == 0  # version 2: the containers' vars changed
+    container = "ctl1-sql-container-"
+    name = next(n for (n,) in sql.execute("SELECT name FROM osa_hosts") if n.startswith(container))
+    sql.execute(f"UPDATE osa_hosts SET vars = 'x' WHERE name = '{name}'")
+    error = one_line_failure(sql.run("hosts", "list"), 3)
+    assert "'osa-inventory rollback VERSION'" in error
+    rolled = sql.run("rollback", "1")  # version 1 had other vars for that container
+    assert rolled.code == 0, rolled.stderr
+    assert sql.run("export").stdout == sql.saved.read_bytes()
+
+
+def test_a_reader_never_creates_a_sqlite_file_and_says_how_to(tmp_path: Path) -> None:
+    require_module("osa_inventory.backends.sql")
+    config = demo_config(tmp_path)
+    path = tmp_path / "inventory.db"
+    flags = ["--config", config, "--backend", "sqlite", "--backend-option", f"url=sqlite:///{path}"]
+    reader = [*flags, "--backend-option", "auto_upgrade=false"]
+    error = one_line_failure(run_main("hosts", "list", *reader), 3)
+    assert "does not exist yet" in error and "'osa-inventory db upgrade'" in error
+    assert not path.exists()
+    upgraded = run_main("db", "upgrade", *flags)  # the command it names
+    assert upgraded.code == 0, upgraded.stderr
+    assert run_main("hosts", "list", *reader).code == 0
 
 
 def test_a_zeroed_sql_head_is_corruption_and_rollback_repairs(sql: Sql) -> None:
