@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +60,19 @@ def one_line_failure(run: Run, *codes: int) -> str:
     assert len(run.lines) == 1, run.stderr
     assert run.lines[0].startswith("osa-inventory: error: "), run.stderr
     return run.lines[0]
+
+
+def pg_executor(server: Any, database: str) -> Callable[[str], list[tuple[Any, ...]]]:
+    """Run one SQL statement as PostgreSQL's admin in ``database``; the rows it returns."""
+    from osa_inventory.testing import servers as services
+
+    def execute(statement: str) -> list[tuple[Any, ...]]:
+        conn = services.pg_admin(server, database)
+        try:
+            cursor = conn.cursor()
+            cursor.execute(statement)
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            conn.close()
+
+    return execute

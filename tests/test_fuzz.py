@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import CLI, INVENTORY_FILE, dir_snapshot, require_module
-from inprocess import Run, one_line_failure, run_main
+from inprocess import Run, one_line_failure, pg_executor, run_main
 from test_operations import clean_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -616,14 +616,7 @@ def test_a_damaged_postgresql_store(
     url = pg_server.url(database)
     hosts, groups = _names(demo_inventory)
 
-    def execute(sql: str) -> list[Any]:
-        conn = services.pg_admin(pg_server, database)
-        try:
-            cursor = conn.cursor()
-            cursor.execute(sql)
-            return list(cursor.fetchall()) if cursor.description else []
-        finally:
-            conn.close()
+    execute = pg_executor(pg_server, database)
 
     with scratch() as base:
         config = base / "config"

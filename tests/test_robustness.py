@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from conftest import CLI, INVENTORY_FILE, dir_snapshot, require_module
-from inprocess import Run, one_line_failure, run_main
+from inprocess import Run, one_line_failure, pg_executor, run_main
 from test_operations import clean_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -421,16 +421,7 @@ def make_sql(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Sql:
     database = f"r_{uuid.uuid4().hex[:10]}"
     services.create_database(server, database)
 
-    def execute(statement: str) -> list[tuple[Any, ...]]:
-        conn = services.pg_admin(server, database)
-        try:
-            cursor = conn.cursor()
-            cursor.execute(statement)
-            return list(cursor.fetchall()) if cursor.description else []
-        finally:
-            conn.close()
-
-    return Sql(tmp_path, "postgresql", server.url(database), execute)
+    return Sql(tmp_path, "postgresql", server.url(database), pg_executor(server, database))
 
 
 SQL_DAMAGE = {

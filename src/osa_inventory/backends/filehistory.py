@@ -37,7 +37,7 @@ def parse_history(data: bytes, path: Path) -> dict[str, Any]:
     problem = _problem(document)
     if problem:
         raise _corrupt(path, problem)
-    return document  # type: ignore[no-any-return]
+    return document
 
 
 def _corrupt(path: Path, problem: str) -> HistoryCorrupt:
@@ -67,7 +67,7 @@ def _entry_problem(entry: Any) -> str | None:
     if not isinstance(entry, dict):
         return "not an object"
     version = entry.get("version")
-    if not _is(version, (int,)) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         return "version is not a number of 1 or more"
     sha = entry.get("sha256")
     if not isinstance(sha, str) or len(sha) != 64:

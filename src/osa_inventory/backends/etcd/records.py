@@ -41,7 +41,7 @@ def parse_record(kv: KeyValue) -> dict[str, Any]:
     problem = _record_problem(record)
     if problem:
         raise StoreCorrupt(f"etcd store: {where} is not a version record ({problem}); {REPAIR}")
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def _record_problem(record: Any) -> str | None:
