@@ -680,3 +680,22 @@ def test_an_unreachable_etcd_is_asked_once_before_the_local_copy_is_served(
         assert len(asked) == 1, asked
         store.close()
     assert warnings and "serving the local copy" in warnings[0]
+
+
+def test_a_file_lock_held_without_a_record_is_an_unknown_holder(tmp_path: Path) -> None:
+    """Someone holds the flock but wrote no holder (or an unreadable one): say so, no '?@?'."""
+    import fcntl
+
+    config = file_store(tmp_path)
+    lock = config / f"{INVENTORY_FILE}.lock"
+    lock.write_text("{not a holder")
+    with open(lock, "rb+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        status = run_main("lock", "status", "--config", config)
+        assert status.code == 0 and b"unknown holder" in status.stdout, status.stdout
+        error = one_line_failure(
+            run_main("clear-ips", "--config", config, "--lock-timeout", "0"), 3
+        )
+        assert "unknown holder" in error and "released when its holder ends" in error
+        assert "?@?" not in error and "pid 0" not in error and "lock break" not in error
+    assert run_main("clear-ips", "--config", config).code == 0  # released with its holder
