@@ -278,12 +278,13 @@ def check_file_store(config: Path, target: str) -> None:
     if target == "inventory":
         refused(listing)
         refused(run_main("hosts", "list", "--config", config))
+        refused(run_main("export", "--config", config))
     elif target == "history":  # the inventory is intact: served, with one warning
         assert listing.code == 0, listing.stderr
         assert listing.stdout == (config / INVENTORY_FILE).read_bytes() + b"\n"
         assert len(listing.lines) == 1 and "warning" in listing.lines[0], listing.stderr
-        assert "move it aside" in refused(run_main("history", "--config", config))
-        refused(run_main("clear-ips", "--config", config))
+        for args in (["history"], ["clear-ips"], ["diff", "1"], ["export", "--version", "1"]):
+            assert "move it aside" in refused(run_main(*args, "--config", config))
     else:
         assert listing.code == 0, listing.stderr  # the fast path needs no backup
         assert "move it aside" in refused(run_main("history", "--config", config))

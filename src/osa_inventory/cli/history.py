@@ -109,8 +109,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def parse_version(text: str, store: Any) -> int:
     """A version number, or ``head``/``current`` for the current one."""
-    if text.lower() in HEAD_WORDS:
-        head = store.read().version
+    if text.lower() in HEAD_WORDS:  # head() first: a damaged history is its error
+        head = store.head() or store.read().version
         if head is None:
             raise StoreError(f"{store.label} holds no versions yet")
         return head.version

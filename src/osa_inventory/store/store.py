@@ -162,7 +162,8 @@ class Store:
 
     def head(self) -> VersionInfo | None:
         """The current version (None: an empty store, or one that keeps no versions)."""
-        return self._versions.head() if self._versions is not None else None
+        with self._history_error():
+            return self._versions.head() if self._versions is not None else None
 
     def load(self) -> dict[str, Any]:
         return self.read().inventory
@@ -177,12 +178,23 @@ class Store:
             raise StoreError(
                 f"backend {self.label} keeps no versions; history needs a backend with versions"
             )
-        return self._versions.list_versions()
+        with self._history_error():
+            return self._versions.list_versions()
 
     def read_version(self, version: int) -> dict[str, Any]:
         if self._versions is None:
             raise StoreError(f"backend {self.label} keeps no versions")
-        return self._versions.read_version(version)
+        with self._history_error():
+            return self._versions.read_version(version)
+
+    @contextlib.contextmanager
+    def _history_error(self) -> Iterator[None]:
+        """A damaged history raised to the caller is its error: no warning about it on close."""
+        try:
+            yield
+        except HistoryCorrupt:
+            self._history_problem = None
+            raise
 
     def retention(self) -> Retention | None:
         """How many versions the backend keeps (None: it does not say)."""
