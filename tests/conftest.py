@@ -460,9 +460,10 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pg_server() -> Iterable[Any]:
-    """A PostgreSQL server of this module's own (osa_inventory.testing.servers)."""
+    """One PostgreSQL server for the run (osa_inventory.testing.servers); tests make their
+    own databases in it."""
     require_module("osa_inventory.backends.sql")
     from osa_inventory.testing import servers as services
 
@@ -474,9 +475,10 @@ def pg_server() -> Iterable[Any]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
-    """A one-member etcd of this module's own (osa_inventory.testing.etcd_cluster)."""
+    """One one-member etcd for the run (osa_inventory.testing.etcd_cluster); tests use
+    prefixes of their own."""
     require_module("osa_inventory.backends.etcd")
     from osa_inventory.testing.etcd_cluster import EtcdCluster, etcd_binary
 

@@ -29,12 +29,13 @@ EVERY_BACKEND = {
 }
 EXPECTED = {
     "file": EVERY_BACKEND
-    | {"lock-takeover-report", "canonical-bytes", "canonical-writes", "default-options"},
+    | {"lock-takeover-report", "canonical-bytes", "canonical-writes", "default-options"}
+    | {"overwrite"},
     "memory": (EVERY_BACKEND - {"snapshot-read", "urls"}),
-    "sqlite": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
-    "postgresql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
-    "mysql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
-    "etcd": EVERY_BACKEND | {"host-reads"},
+    "sqlite": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema", "overwrite"},
+    "postgresql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema", "overwrite"},
+    "mysql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema", "overwrite"},
+    "etcd": EVERY_BACKEND | {"host-reads", "overwrite"},
     "craton": EVERY_BACKEND | {"doctor-checks"},
 }
 

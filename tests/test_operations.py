@@ -12,7 +12,6 @@ backend modules) those cases are skipped, and fail under ``CI=true``.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import subprocess
@@ -94,20 +93,11 @@ def process_state(env: dict[str, str], argv: list[str]) -> Iterator[None]:
 def cli_in_process(*args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``osa-inventory`` run by calling its main() here: the same code without the start-up cost
     (importing SQLAlchemy or etcd3gw takes most of a second per process)."""
-    from osa_inventory.cli.main import main
+    from inprocess import run_main
 
+    run = run_main(*args, env=env)
     argv = [str(a) for a in args]
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        process_state(clean_env(env), ["osa-inventory", *argv]),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse usage errors
-            code = int(exc.code or 0)
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(argv, run.code, run.stdout.decode(), run.stderr)
 
 
 # -- servers, once per module ------------------------------------------------------------------

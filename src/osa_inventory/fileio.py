@@ -47,7 +47,9 @@ def atomic_write(
     """
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    from osa_inventory.tempfiles import SUFFIX, temp_prefix  # named after this writer
+
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             fill(f)

@@ -90,12 +90,20 @@ def in_chunks(
 
 
 def read_in_chunks(
-    stream: IO[bytes], phase: str, progress: ProgressCallback, total: int | None = None
+    stream: IO[bytes],
+    phase: str,
+    progress: ProgressCallback,
+    total: int | None = None,
+    limit: int | None = None,
 ) -> bytes:
-    """All of ``stream``, reporting the bytes read (of ``total``, when known)."""
+    """All of ``stream``, reporting the bytes read (of ``total``, when known).
+
+    With ``limit``, reading stops once more than ``limit`` bytes were read, so the
+    caller can refuse an endless stream by the length of what comes back.
+    """
     parts, done = [], 0
     progress(phase, done, total, BYTES)
-    while chunk := stream.read(CHUNK):
+    while (limit is None or done <= limit) and (chunk := stream.read(CHUNK)):
         parts.append(chunk)
         done += len(chunk)
         progress(phase, done, total, BYTES)

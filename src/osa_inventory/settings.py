@@ -129,6 +129,10 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
     except configparser.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise ConfigError(f"{path}: {first_line}; fix the file (INI format)") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     unknown = [s for s in parser.sections() if s != "inventory" and not s.startswith("backend:")]
@@ -218,6 +222,11 @@ def _resolve_references(options: dict[str, Value], env: Mapping[str, str]) -> di
                     raise ConfigError(
                         f"option {key} ({item.origin}): cannot read {item.value} "
                         f"({exc.strerror}); fix the path or its permissions"
+                    ) from exc
+                except UnicodeDecodeError as exc:
+                    raise ConfigError(
+                        f"option {key} ({item.source}): {item.value} is not UTF-8 text; "
+                        "save it as UTF-8"
                     ) from exc
                 resolved[target] = Value(text, f"file {item.value} via {key}")
     return resolved

@@ -129,6 +129,11 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
         out.line(f"{store.label}: not locked")
         return 0
     out.line(f"{store.label}: locked by {holder.describe()}")
+    if holder.is_unknown and holder.lock_id:
+        out.line(
+            "  if no osa-inventory command is still running, remove it with: "
+            f"osa-inventory lock break {holder.lock_id}"
+        )
     if holder.command:
         out.line(f"  command: {holder.command}")
     if holder.expires:
@@ -139,14 +144,24 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
 def cmd_lock_break(args: argparse.Namespace) -> int:
     store = open_store_from(args)
     try:
+        holder = store.lock_status()
         store.break_lock(args.lock_id)
     finally:
         store.close()
+    named = holder is not None and holder.lock_id == args.lock_id
     out = Output(args.format)
     if out.structured:
-        out.data({"store": store.label, "lock_id": args.lock_id, "broken": True})
+        out.data(
+            {
+                "store": store.label,
+                "lock_id": args.lock_id,
+                "broken": True,
+                "holder": holder.to_dict() if holder is not None and named else None,
+            }
+        )
     else:
-        out.line(f"{store.label}: lock {args.lock_id} broken")
+        held_by = f"; it was held by {holder.describe()}" if holder is not None and named else ""
+        out.line(f"{store.label}: broke and removed lock {args.lock_id}{held_by}")
     return 0
 
 

@@ -102,6 +102,10 @@ def execute(prog: str, func: Callable[[argparse.Namespace], int], args: argparse
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except (Exception, SystemExit) as exc:  # a bug, or a plugin's exit: still one line
+        from osa_inventory.cli.crash import report_crash
+
+        return report_crash(prog, exc)
 
 
 def warn(message: str) -> None:

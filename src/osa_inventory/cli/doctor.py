@@ -15,9 +15,14 @@ from osa_inventory.cli.admin import typed_setting_rows
 from osa_inventory.cli.common import settings_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
+from osa_inventory.inventory import empty_inventory
 from osa_inventory.words import kept_versions, plural
 
 PROBLEM_EXIT = 1
+_NO_INVENTORY = (
+    "{label} holds no inventory: a wrong --config (or OSA_CONFIG_DIR) or backend setting? "
+    "Fix them, or generate the inventory with 'osa-inventory --list'"
+)
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -54,8 +59,11 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         except OsaInventoryError as exc:
             rows.append(Row("reachable", "FAIL", str(exc)))
             return rows, None
-        hosts = plural(len(snapshot.inventory["_meta"]["hostvars"]), "host")
+        hosts = plural(len(snapshot.inventory.get("_meta", {}).get("hostvars", {})), "host")
         rows.append(Row("reachable", "ok", f"read {_what_was_read(store, snapshot)}: {hosts}"))
+        if snapshot.version is None and snapshot.inventory == empty_inventory():
+            rows.append(Row("inventory", "FAIL", _NO_INVENTORY.format(label=store.label)))
+            return rows, None
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
         rows += _backend_rows(store)

@@ -130,7 +130,7 @@ def current_version(store: Any) -> int:
     """The number of the store's current version."""
     if not store.versioned:
         raise StoreError(f"backend {store.label} keeps no versions")
-    head = store.read().version
+    head = store.head() or store.read().version  # head() first: a damaged history is its error
     if head is None:
         raise StoreError(f"{store.label} holds no versions yet")
     return int(head.version)

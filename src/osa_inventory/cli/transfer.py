@@ -175,9 +175,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from osa_inventory.ops.migrate import migrate
 
-    source = open_location(args, args.source, args.from_option, "--from-option")
+    dry = args.dry_run  # a dry run creates nothing anywhere: both ends opened as readers
+    source = open_location(args, args.source, args.from_option, "--from-option", dry)
     try:
-        target = open_location(args, args.target, args.to_option, "--to-option")
+        target = open_location(args, args.target, args.to_option, "--to-option", dry)
         try:
             out = Output(args.format)
             with progress.for_stderr() as shown:

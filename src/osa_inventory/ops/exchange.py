@@ -20,10 +20,12 @@ from typing import Any
 
 from osa_inventory.errors import ConfigError, StoreCorrupt
 from osa_inventory.fileio import parse_bytes
-from osa_inventory.inventory import check_shape, hostvars_of
+from osa_inventory.inventory import hostvars_of, shape_problem
 from osa_inventory.progress import NO_PROGRESS, ProgressCallback, read_in_chunks
 
 LATEST = "latest"
+#: the most an import reads: ten times the largest inventories seen (about 13 MB)
+MAX_IMPORT_BYTES = 128 * 1024 * 1024
 
 
 def _sorted_keys(value: Any) -> Any:
@@ -81,7 +83,7 @@ def _read_member(path: Path, member: str) -> tuple[bytes, str]:
         stream = tar.extractfile(chosen)
         if stream is None:  # pragma: no cover - only regular files are listed
             raise ConfigError(f"{path}:{chosen} is not a regular file")
-        return stream.read(), f"{path}:{chosen}"
+        return _read_capped(stream, f"{path}:{chosen}"), f"{path}:{chosen}"
 
 
 def read_import(
@@ -95,10 +97,14 @@ def read_import(
     if source == "-":
         if member:
             raise ConfigError("--member needs a tar file, not standard input")
-        data = read_in_chunks(sys.stdin.buffer, "reading standard input", progress)
+        data = _read_capped(sys.stdin.buffer, "standard input", progress)
         where = "standard input"
     else:
         path = Path(source)
+        if path.exists() and not path.is_file():
+            raise ConfigError(
+                f"{path} is not a regular file; give the inventory JSON or backup tar"
+            )
         if not path.is_file():
             raise ConfigError(f"{path}: no such file; give the inventory JSON or backup tar")
         if tarfile.is_tarfile(path):
@@ -116,7 +122,7 @@ def read_import(
             try:
                 with open(path, "rb") as stream:
                     size = os.fstat(stream.fileno()).st_size
-                    data = read_in_chunks(stream, f"reading {path}", progress, size)
+                    data = _read_capped(stream, str(path), progress, size)
                 where = str(path)
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
@@ -126,6 +132,19 @@ def read_import(
         raise ConfigError(f"{_first_part(exc)}; give a valid inventory JSON file") from exc
     _check_importable(inventory, where)
     return inventory, where
+
+
+def _read_capped(
+    stream: Any, where: str, progress: ProgressCallback = NO_PROGRESS, total: int | None = None
+) -> bytes:
+    """All of ``stream``, refusing more than MAX_IMPORT_BYTES (``/dev/zero`` never ends)."""
+    data = read_in_chunks(stream, f"reading {where}", progress, total, limit=MAX_IMPORT_BYTES)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ConfigError(
+            f"{where}: more than {MAX_IMPORT_BYTES // 2**20} MiB, far more than any inventory; "
+            "give the inventory JSON (openstack_inventory.json or 'osa-inventory export')"
+        )
+    return bytes(data)
 
 
 def _first_part(exc: Exception) -> str:
@@ -145,7 +164,6 @@ def _check_importable(inventory: dict[str, Any], where: str) -> None:
             f"{where}: not an inventory in OSA's format (no _meta.hostvars); give "
             "openstack_inventory.json or the output of 'osa-inventory export'"
         )
-    try:
-        check_shape(inventory, where)
-    except StoreCorrupt as exc:
-        raise ConfigError(f"{_first_part(exc)}; fix the file") from exc
+    problem = shape_problem(inventory)
+    if problem:
+        raise ConfigError(f"{where}: not an inventory in OSA's format ({problem}); fix the file")

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from osa_inventory.errors import ConfigError, StaleWrite, StoreError
+from osa_inventory.debuglog import debug
+from osa_inventory.errors import ConfigError, StaleWrite, StoreError, StoreMissing
 from osa_inventory.inventory import empty_inventory, hostvars_of
 from osa_inventory.progress import NO_PROGRESS, ProgressCallback, reporting
 from osa_inventory.store.backend import VersionInfo, WriteMeta
@@ -137,7 +138,7 @@ def _migrate(
     report.hosts = len(hostvars_of(versions[-1].inventory))
     if not source.versioned:
         report.notes.append(f"{source.label} keeps no history: copying the current inventory only")
-    existing = target.read()
+    existing = _existing(target, dry_run, report)
     if not is_empty(existing) and not force:
         where = f" (version {existing.version.version})" if existing.version else ""
         raise ConfigError(
@@ -174,6 +175,18 @@ def _migrate(
             "what it was before; rerun with --force to copy it again"
         )
     return report
+
+
+def _existing(target: Store, dry_run: bool, report: MigrationReport) -> Snapshot:
+    """What the target holds; in a dry run, a target not created yet holds nothing."""
+    try:
+        return target.read()
+    except StoreMissing as exc:
+        if not dry_run:
+            raise
+        report.notes.append(f"{target.label} does not exist yet; the migration creates it")
+        debug("dry run: %s", exc)
+        return Snapshot(empty_inventory(), None)
 
 
 def _fit_target(

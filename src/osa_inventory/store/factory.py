@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
-from osa_inventory.errors import ConfigError
+from osa_inventory.errors import ConfigError, OsaInventoryError
 from osa_inventory.settings import (
     DEFAULT_NAME,
     Settings,
@@ -25,7 +25,7 @@ from osa_inventory.settings import (
     parse_pairs,
 )
 from osa_inventory.store.backend import Describable, MinimalBackend
-from osa_inventory.store.registry import load_backend_class, parse_url
+from osa_inventory.store.registry import load_backend_class, parse_url, plugin_failure
 from osa_inventory.store.store import Store
 
 __all__ = ["open_backend", "open_store", "store_label", "url_settings"]
@@ -52,8 +52,13 @@ def open_backend(
     declared = getattr(backend_class, "options", None)
     if inventory_name is not None and isinstance(declared, Mapping) and "name" in declared:
         chosen.setdefault("name", inventory_name)
-    instance = backend_class()
-    instance.register(chosen)
+    try:
+        instance = backend_class()
+        instance.register(chosen)
+    except OsaInventoryError:
+        raise
+    except (Exception, SystemExit) as exc:  # a plugin's own bug: name it, one line
+        raise plugin_failure(backend, "starting it", exc) from exc
     return instance
 
 

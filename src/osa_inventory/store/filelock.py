@@ -64,7 +64,7 @@ class FileLock:
             current = self._read_holder(fd)
             os.close(fd)
             if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                return current or LockHolder("?", "?", "?", 0, 0.0)
+                return current or LockHolder.unknown()
             raise StoreUnavailable(f"cannot lock {self.path}: {exc.strerror}") from exc
         self.stale_holder = self._read_holder(fd)  # left by a process that died holding it
         os.ftruncate(fd, 0)
@@ -92,7 +92,7 @@ class FileLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError:
-                return self._read_holder(fd) or LockHolder("?", "?", "?", 0, 0.0)
+                return self._read_holder(fd) or LockHolder.unknown()
             fcntl.flock(fd, fcntl.LOCK_UN)
             return None
         finally:
