@@ -308,6 +308,9 @@ def test_json_and_yaml_for_every_data_command(config: Path, tmp_path: Path) -> N
             assert proc.returncode in (0, PLAN_CHANGES_EXIT), (command, proc.stderr)
             outputs[fmt] = proc.stdout
         as_json = json.loads(outputs["json"])
+        if list(command[:2]) == ["db", "upgrade"]:  # the json run upgrades, the yaml run finds
+            assert set(yaml.safe_load(outputs["yaml"])) == set(as_json), command  # it done
+            continue
         assert yaml.safe_load(outputs["yaml"]) == as_json, command
     shown = json.loads(
         cli("config", "show", "--config", config, "--format", "json", env=env).stdout
