@@ -98,8 +98,9 @@ def test_store_flags_go_before_or_after_the_command(config: Path, tmp_path: Path
     for argv in (["--lock-timeout", "5", "history"], ["history", "--lock-timeout", "5"]):
         proc = cli(*argv, "--config", config)
         assert proc.returncode == 2
-        assert "osa-inventory history: error: unrecognized arguments: --lock-timeout 5" in (
-            proc.stderr
+        assert proc.stderr == (
+            "osa-inventory: error: history: unrecognized arguments: --lock-timeout 5; "
+            "see 'osa-inventory history --help'\n"
         )
 
 

@@ -191,6 +191,22 @@ def history(host: DeployHost) -> list[dict[str, Any]]:
     return list(json.loads(proc.stdout))
 
 
+@pytest.fixture
+def fresh_pg_server() -> Iterable[Any]:
+    """A PostgreSQL server of this test's own: the guides create and drop roles, which
+    are cluster-wide, so the run's shared server (whose databases other tests granted to
+    those roles) cannot serve."""
+    from conftest import unavailable
+    from osa_inventory.testing import servers as services
+
+    missing = services.missing_message("postgresql")
+    if missing:
+        unavailable(missing)
+    server = services.start_postgres()
+    yield server
+    server.stop()
+
+
 def without_roles(server: Any, roles: Iterable[str]) -> None:
     """The docs start from a fresh server: drop the roles the test server comes with."""
     from osa_inventory.testing import servers as services
@@ -203,10 +219,11 @@ def without_roles(server: Any, roles: Iterable[str]) -> None:
         admin.close()
 
 
-def test_postgresql_guides(deploy_host: DeployHost, pg_server: Any) -> None:
+def test_postgresql_guides(deploy_host: DeployHost, fresh_pg_server: Any) -> None:
     """sql.md's roles and schema owner, then operations.md's migration there and back."""
     from osa_inventory.testing import servers as services
 
+    pg_server = fresh_pg_server
     without_roles(pg_server, [services.WRITER[0], services.READER[0]])
     host = deploy_host
     host.hosts = {"db1.example.org": f"127.0.0.1:{pg_server.port}"}

@@ -378,7 +378,10 @@ class Sql:
         self.saved.write_bytes(export.stdout)
 
     def run(self, *args: Any) -> Run:
-        return run_main(*args, *self.flags)
+        flags = self.flags
+        if args[0] == "migrate":  # it never serves a local copy: --cache-ttl is not offered
+            flags = flags[:-2]
+        return run_main(*args, *flags)
 
     def execute(self, statement: str) -> list[tuple[Any, ...]]:
         return self.admin(statement)

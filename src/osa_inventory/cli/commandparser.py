@@ -5,7 +5,7 @@
 * A command group given alone (``osa-inventory hosts``) prints its help, which
   lists its commands, and exits 2, rather than "required: hosts_command".
 * Arguments the command does not take are reported by that command's parser,
-  with its usage line.
+  on one line that points at its ``--help``.
 """
 
 from __future__ import annotations
@@ -28,14 +28,19 @@ def did_you_mean(given: str, known: Iterable[str]) -> str:
 
 
 class CommandParser(argparse.ArgumentParser):
-    """An ArgumentParser whose "invalid choice" errors suggest the closest choice."""
+    """An ArgumentParser whose errors are one line, pointing at the command's ``--help``;
+    "invalid choice" errors suggest the closest choice."""
 
     def error(self, message: str) -> NoReturn:
         match = _INVALID_CHOICE.search(message)
         if match:
             known = re.findall(r"'([^']*)'", match.group("known"))
             message += did_you_mean(match.group("given"), known)
-        super().error(message)
+        else:
+            message += f"; see '{self.prog} --help'"
+        program, _, command = self.prog.partition(" ")  # the product's one error-line form
+        where = f"{command}: " if command else ""
+        self.exit(USAGE_EXIT, f"{program}: error: {where}{message}\n")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse._SubParsersAction]:

@@ -61,13 +61,13 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
             return rows, None
         hosts = plural(len(snapshot.inventory.get("_meta", {}).get("hostvars", {})), "host")
         rows.append(Row("reachable", "ok", f"read {_what_was_read(store, snapshot)}: {hosts}"))
-        if snapshot.version is None and snapshot.inventory == empty_inventory():
+        empty = snapshot.version is None and snapshot.inventory == empty_inventory()
+        if empty:
             rows.append(Row("inventory", "FAIL", _NO_INVENTORY.format(label=store.label)))
-            return rows, None
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
         rows += _backend_rows(store)
-        return rows, snapshot.inventory
+        return rows, None if empty else snapshot.inventory
     finally:
         store.close()
 
