@@ -64,7 +64,9 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
         return 0
     print(f"{store.label}: locked by {holder.describe()}")
     if holder.command:
-        print(f"  command: {holder.command}")
+        from osa_inventory.redact import redact_text
+
+        print(f"  command: {redact_text(holder.command)}")
     if holder.expires:
         print(
             f"  lease expires: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(holder.expires))}"

@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
-from osa_inventory.settings import DEFAULT_NAME, Settings, Value, parse_pairs
+from osa_inventory.settings import (
+    DEFAULT_NAME,
+    Settings,
+    Value,
+    lookups_setting,
+    parse_pairs,
+    remember_secrets,
+)
 from osa_inventory.store.backend import Describable, MinimalBackend
 from osa_inventory.store.registry import load_backend_class, parse_url
 from osa_inventory.store.store import Store
@@ -53,13 +60,19 @@ def store_label(backend: object, backend_name: str, options: Mapping[str, Any]) 
 
     The label names the store in messages and, for a backend without a lock of
     its own, the front end's local lock file: every road to one store gives it
-    the same label, so they all share that lock. The digest keeps secrets out.
+    the same label, so they all share that lock. The digest is of the options as
+    shown, secrets masked, so that it reveals nothing about them.
     """
     if isinstance(backend, Describable):
         text = backend.describe()
         if text:
             return str(text)
-    encoded = json.dumps(dict(options), sort_keys=True, default=str)
+    from osa_inventory.redact import shown_option
+    from osa_inventory.store.registry import option_schema
+
+    schema = option_schema(backend)
+    shown = {key: shown_option(key, value, schema) for key, value in options.items()}
+    encoded = json.dumps(shown, sort_keys=True, default=str)
     return f"{backend_name}:{hashlib.sha256(encoded.encode()).hexdigest()[:12]}"
 
 
@@ -78,8 +91,10 @@ def url_settings(
     backend, found = parse_url(url)
     chosen = {key: Value(value, "URL") for key, value in found.items()}
     chosen.update({key: Value(value, flag) for key, value in parse_pairs(options, flag).items()})
+    remember_secrets(backend, chosen)
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     return Settings(
+        allow_jinja_lookups=lookups_setting(),
         backend=Value(backend, "URL"),
         name=Value(name or DEFAULT_NAME, "--inventory-name" if name else "default"),
         lock_timeout=Value(timeout, "--lock-timeout" if lock_timeout is not None else "default"),
@@ -107,6 +122,7 @@ def open_store(
     backend = open_backend(name, options, settings.name.value, read_only=read_only)
     label = store_label(backend, name, options)
     timeout = float(settings.lock_timeout.value)
+    lookups = bool(settings.allow_jinja_lookups.value)
     if local_copy and settings.cache_ttl.value > 0 and getattr(backend, "network", False):
         from osa_inventory.store.cache import caching_store
 
@@ -119,5 +135,6 @@ def open_store(
             label=label,
             lock_timeout=timeout,
             warn=warn,
+            allow_jinja_lookups=lookups,
         )
-    return Store(backend, label=label, lock_timeout=timeout, warn=warn)
+    return Store(backend, label=label, lock_timeout=timeout, warn=warn, allow_jinja_lookups=lookups)
