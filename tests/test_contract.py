@@ -26,15 +26,23 @@ EVERY_BACKEND = {
     "describe",
     "close",
     "urls",
+    "history-redaction",
 }
+SQL = {"lock-takeover-report", "lock-liveness", "host-reads", "schema"}
 EXPECTED = {
     "file": EVERY_BACKEND
-    | {"lock-takeover-report", "canonical-bytes", "canonical-writes", "default-options"},
+    | {
+        "lock-takeover-report",
+        "lock-liveness",
+        "canonical-bytes",
+        "canonical-writes",
+        "default-options",
+    },
     "memory": (EVERY_BACKEND - {"snapshot-read", "urls"}),
-    "sqlite": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
-    "postgresql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
-    "mysql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema"},
-    "etcd": EVERY_BACKEND | {"host-reads"},
+    "sqlite": EVERY_BACKEND | SQL,
+    "postgresql": EVERY_BACKEND | SQL,
+    "mysql": EVERY_BACKEND | SQL,
+    "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness"},
 }
 
 
