@@ -99,15 +99,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:  # byte for byte what OSA writes (the file has no final newline)
         text = dumps_inventory(inventory)
     if args.output:
-        from osa_inventory.fileio import atomic_write
+        from osa_inventory.fileio import write_output
 
         target = Path(args.output)
         if not target.parent.is_dir():
             raise ConfigError(f"--output {target}: directory {target.parent} does not exist")
-        try:
-            atomic_write(target, lambda f: f.write(text.encode()), None)
+        try:  # a device, a FIFO or standard output is written to, never replaced
+            write_output(target, text.encode())
         except OSError as exc:
-            raise ConfigError(f"--output {target}: cannot write ({exc.strerror})") from exc
+            raise ConfigError(f"--output {target}: cannot write ({exc.strerror or exc})") from exc
         print(f"exported {store.label} to {target}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
