@@ -26,7 +26,7 @@ import yaml
 from conftest import CLI, USER_CONFIG, copy_example, in_ci, require_shared_dir
 from osa_inventory.backends.etcd import EtcdBackend
 from osa_inventory.backends.sql import MySQLBackend, PostgreSQLBackend, SQLiteBackend
-from osa_inventory.errors import ConfigError, StoreUnavailable
+from osa_inventory.errors import ConfigError, StoreError, StoreUnavailable
 from osa_inventory.inventory import copy_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.settings import resolve_settings
@@ -74,9 +74,11 @@ def test_cache_files_are_private(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.path.parent.stat().st_mode) == 0o700
-    cache.path.parent.chmod(0o755)  # a directory made by someone else is closed again
+    cache.path.parent.chmod(0o755)  # opened to others: refused, with the fix
+    with pytest.raises(StoreError, match=f"chmod 700 {cache.path.parent}"):
+        cache.save(Snapshot({**sample_inventory(), "extra": {"hosts": []}}, None), "label")
+    cache.path.parent.chmod(0o700)
     cache.save(Snapshot({**sample_inventory(), "extra": {"hosts": []}}, None), "label")
-    assert stat.S_IMODE(cache.path.parent.stat().st_mode) == 0o700
     assert [p.name for p in cache.path.parent.iterdir()] == ["x.json"]  # no temp file left
 
 

@@ -19,14 +19,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import CLI, REPO_DIR, USER_CONFIG, in_ci
+from conftest import CLI, REPO_DIR, USER_CONFIG
 from osa_inventory.errors import LockTimeout, StoreError
 from osa_inventory.redact import MASK, redact_argv, redact_text
 from osa_inventory.store import open_backend
@@ -92,28 +92,11 @@ def generate(tmp_path: Path, config: Path, *flags: Any, **env: str) -> subproces
     return run(tmp_path, "--config", config, "--environment", DEMO, "--list", *flags, **env)
 
 
-def unavailable(message: str) -> None:
-    if in_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
 def files_below(path: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 # -- servers ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mariadb_server() -> Iterator[services.Server]:
-    pytest.importorskip("pymysql")
-    missing = services.missing_message("mariadb")
-    if missing:
-        unavailable(missing)
-    server = services.start_mariadb()
-    yield server
-    server.stop()
 
 
 def fresh_database(server: services.Server) -> tuple[str, str]:

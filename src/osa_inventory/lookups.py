@@ -38,6 +38,14 @@ def may_execute(text: str) -> bool:
     return any(_EXECUTES_RE.search(block.group()) for block in _BLOCK_RE.finditer(text))
 
 
+def _has_marker(value: Any) -> bool:
+    """Whether any text in ``value`` holds ``{{`` or ``{%`` (serialised in C: fast)."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return "{{" in text or "{%" in text
+
+
 def _strings(value: Any, where: str) -> Iterator[Finding]:
     if isinstance(value, str):
         if may_execute(value):
@@ -60,6 +68,8 @@ def executable_values(
     With ``base`` (the inventory it replaces) only the hosts, groups and keys
     that differ from it are scanned.
     """
+    if base is None and not _has_marker(inventory):  # the common case: no Jinja at all
+        return []
     base = base or {}
     found: list[Finding] = []
     meta = inventory.get("_meta")
@@ -69,10 +79,10 @@ def executable_values(
     if isinstance(hostvars, Mapping):
         old = base_hostvars if isinstance(base_hostvars, Mapping) else {}
         for host, variables in hostvars.items():
-            if old.get(host) != variables:
+            if old.get(host) != variables and _has_marker(variables):
                 found += _strings(variables, f"host {host}")
     for key, value in inventory.items():
-        if key != "_meta" and base.get(key) != value:
+        if key != "_meta" and base.get(key) != value and _has_marker(value):
             found += _strings(value, f"group {key}" if isinstance(value, Mapping) else key)
     return found
 

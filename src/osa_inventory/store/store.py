@@ -121,6 +121,8 @@ class Store:
         else:
             self.locker = FileLock(local_lock_path(self.label), private_dir=True)
         self._holder: LockHolder | None = None
+        #: the inventory append_version wrote last (a migration writes a series)
+        self._appended: dict[str, Any] | None = None
 
     def capability(self, protocol: type[Capability]) -> Capability | None:
         """The backend as ``protocol`` (a capability of store/backend.py), or None."""
@@ -379,7 +381,8 @@ class Store:
         """
         if self._holder is None:
             raise StoreError("internal error: write without holding the store lock")
-        self._check_lookups(inventory, None)
+        self._check_lookups(inventory, self._appended)  # a series: scan what changed
+        self._appended = inventory
         if self._versions is None:
             self.backend.write(inventory)
             return None

@@ -70,8 +70,8 @@ class InventoryDatabase:
         if not self._schema_checked:
             if not self.auto_upgrade and self._missing_file():
                 raise StoreError(
-                    f"{self.where}: the database file does not exist; create it with "
-                    "'osa-inventory db upgrade' (or set the option auto_upgrade=true)"
+                    f"{self.where}: the database file does not exist; run 'osa-inventory db "
+                    "upgrade' to create it (or set the option auto_upgrade=true)"
                 )
             migrate.ensure(self.engine, self.where, self.auto_upgrade)
             self._schema_checked = True

@@ -146,7 +146,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             finally:
                 store.close()
         except OsaInventoryError as exc:
-            raise AnsibleParserError(f"osa_inventory ({path}): {exc}") from exc
+            from osa_inventory.redact import redact_text
+
+            raise AnsibleParserError(f"osa_inventory ({path}): {redact_text(str(exc))}") from exc
         if not hostvars_of(snapshot.inventory):
             raise AnsibleParserError(
                 f"osa_inventory ({path}): store {store.label} holds no inventory yet; run "
