@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from osa_inventory.errors import StoreUnavailable
-from osa_inventory.fileio import check_private
+from osa_inventory.fileio import NEW_FILE_MODE, check_private
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.store import CommitResult, Snapshot, Store
@@ -172,8 +172,9 @@ class LocalCache:
         directory = self.path.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.check()  # made by someone else meanwhile
-        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # mkstemp: mode 0600
+        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         try:
+            os.fchmod(fd, NEW_FILE_MODE)  # whatever the umask
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(temp, self.path)
