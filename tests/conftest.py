@@ -472,25 +472,27 @@ def start_server(kind: str) -> Any:
     return services.start_postgres() if kind == "postgresql" else services.start_mariadb()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pg_server() -> Iterable[Any]:
-    """A PostgreSQL server of this module's own (osa_inventory.testing.servers)."""
+    """One PostgreSQL server for the run (osa_inventory.testing.servers); tests make their
+    own databases in it."""
     server = start_server("postgresql")
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mariadb_server() -> Iterable[Any]:
-    """A MariaDB server of this module's own."""
+    """One MariaDB server for the run; tests make their own databases in it."""
     server = start_server("mariadb")
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
-    """A one-member etcd of this module's own (osa_inventory.testing.etcd_cluster)."""
+    """One one-member etcd for the run (osa_inventory.testing.etcd_cluster); tests use
+    prefixes of their own."""
     require_module("osa_inventory.backends.etcd")
     from osa_inventory.testing.etcd_cluster import EtcdCluster, etcd_binary
 
@@ -500,3 +502,26 @@ def etcd_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterable[str]:
     cluster = EtcdCluster(tmp_path_factory.mktemp("etcd"), size=1, binary=binary).start()
     yield cluster.endpoints
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def craton_server(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Any]:
+    """One Craton server for the whole run (osa_inventory.testing.craton_server; CRATON_DIR
+    reuses a built virtualenv)."""
+    require_module("osa_inventory.backends.craton")
+    from osa_inventory.testing.craton_server import ServiceError, start_server
+
+    try:
+        server = start_server(tmp_path_factory.mktemp("craton"))
+    except ServiceError as exc:
+        unavailable(f"no Craton server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def craton_options(craton_server: Any) -> Iterable[dict[str, str]]:
+    """Backend options for a new, empty Craton project of this test's own (a plain user)."""
+    options = craton_server.new_project()
+    yield options
+    craton_server.delete_project(options["project_id"])

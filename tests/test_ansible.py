@@ -23,7 +23,14 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import CLI, INVENTORY_FILE, copy_example, in_ci, require_shared_dir
+from conftest import (
+    CLI,
+    INVENTORY_FILE,
+    copy_example,
+    in_ci,
+    require_module,
+    require_shared_dir,
+)
 from osa_inventory.ansible import plugin_dir
 from osa_inventory.inventory import copy_inventory
 from osa_inventory.store import open_backend
@@ -469,3 +476,24 @@ def test_plugin_dir_holds_the_plugin(tmp_path: Path) -> None:
     )
     assert doc.returncode == 0, doc.stderr
     assert "osa_inventory" in doc.stdout and "cache_plugin" in doc.stdout
+
+
+def test_a_store_error_reaches_ansible_as_the_products_one_line(tmp_path: Path) -> None:
+    """No driver traceback text, no link, no message repeated inside itself."""
+    from osa_inventory.testing.servers import free_port
+
+    require_module("osa_inventory.backends.sql")
+    url = f"postgresql+psycopg://deploy@127.0.0.1:{free_port()}/osa"  # nothing listens there
+    source = write_config(tmp_path / "down.osa.yml", backend="postgresql", options={"url": url})
+    proc = ansible("ansible-inventory", "-i", source, "--list", env=ansible_env(tmp_path))
+    assert proc.returncode != 0
+    ours = [line for line in proc.stderr.splitlines() if "reading the schema revision" in line]
+    assert ours, proc.stderr
+    for line in ours:  # each time Ansible shows it: our line, once, with the fix
+        assert line.count("reading the schema revision failed") == 1, line
+        assert line.endswith(
+            "check that the database server is running and that the host and "
+            "port in the url are right"
+        ), line
+    for noise in ("Background on this error", "sqlalche.me", "OperationalError", "Is the server"):
+        assert noise not in proc.stderr

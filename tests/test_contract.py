@@ -28,7 +28,7 @@ EVERY_BACKEND = {
     "urls",
     "history-redaction",
 }
-SQL = {"lock-takeover-report", "lock-liveness", "host-reads", "schema"}
+SQL = {"lock-takeover-report", "lock-liveness", "host-reads", "schema", "overwrite"}
 EXPECTED = {
     "file": EVERY_BACKEND
     | {
@@ -37,12 +37,14 @@ EXPECTED = {
         "canonical-bytes",
         "canonical-writes",
         "default-options",
+        "overwrite",
     },
     "memory": (EVERY_BACKEND - {"snapshot-read", "urls"}),
     "sqlite": EVERY_BACKEND | SQL,
     "postgresql": EVERY_BACKEND | SQL,
     "mysql": EVERY_BACKEND | SQL,
-    "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness"},
+    "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness", "overwrite"},
+    "craton": (EVERY_BACKEND - {"history-redaction"}) | {"doctor-checks"},
 }
 
 

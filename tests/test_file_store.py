@@ -361,7 +361,8 @@ def test_kill_9_never_leaves_a_broken_file(tmp_path: Path) -> None:
             for _, data in tar_members(tar):
                 json.loads(data)
     assert last > 0
-    # Temporary files of killed writers may remain; they must not get in the way.
+    # Temporary files of killed writers must not get in the way, and the next write removes them.
     store = file_backend(path, backup_keep=3)
     store.write({"n": last + 1})
     assert store.load() == {"n": last + 1}
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -12,7 +12,6 @@ backend modules) those cases are skipped, and fail under ``CI=true``.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import subprocess
@@ -94,20 +93,11 @@ def process_state(env: dict[str, str], argv: list[str]) -> Iterator[None]:
 def cli_in_process(*args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``osa-inventory`` run by calling its main() here: the same code without the start-up cost
     (importing SQLAlchemy or etcd3gw takes most of a second per process)."""
-    from osa_inventory.cli.main import main
+    from inprocess import run_main
 
+    run = run_main(*args, env=env)
     argv = [str(a) for a in args]
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        process_state(clean_env(env), ["osa-inventory", *argv]),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse usage errors
-            code = int(exc.code or 0)
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(argv, run.code, run.stdout.decode(), run.stderr)
 
 
 # -- servers, once per module ------------------------------------------------------------------
@@ -537,7 +527,7 @@ def test_doctor_finds_each_kind_of_problem(local: Deployment, tmp_path: Path) ->
     assert "cycle" in failed["group cycles"]
     assert not report["ok"]
     table = local.run("doctor")
-    assert table.returncode == 1 and "problem(s) found" in table.stdout
+    assert table.returncode == 1 and "6 problems found" in table.stdout
     settings = {row["setting"] for row in report["settings"]}
     assert {"backend", "name", "lock_timeout"} <= settings
 
@@ -603,6 +593,29 @@ def test_locations(url: str, backend: str, options: dict[str, str] | None) -> No
     found_backend, found = parse_url(url)
     assert found_backend == backend
     assert found == (options if options is not None else {"url": url})
+
+
+def test_a_url_location_resolves_option_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``migrate --to URL --to-option password_env=VAR``: X_env/X_file work as in osa.ini."""
+    from osa_inventory.errors import ConfigError
+    from osa_inventory.store import url_settings
+
+    monkeypatch.setenv("OSA_TEST_URL_PASSWORD", "s3cret")
+    (tmp_path / "user").write_text("bob\n")
+    settings = url_settings(
+        f"etcds://h1:2379/osa?user_file={tmp_path / 'user'}",
+        options=["password_env=OSA_TEST_URL_PASSWORD"],
+        flag="--to-option",
+    )
+    options = settings.backend_options()
+    assert (options["user"], options["password"]) == ("bob", "s3cret")
+    assert "password_env" not in options and "user_file" not in options
+    assert settings.options["password"].source == "env OSA_TEST_URL_PASSWORD via password_env"
+    monkeypatch.delenv("OSA_TEST_URL_PASSWORD")
+    with pytest.raises(ConfigError, match="OSA_TEST_URL_PASSWORD, which is not set"):
+        url_settings("etcd://h1:2379", options=["password_env=OSA_TEST_URL_PASSWORD"])
 
 
 @pytest.mark.parametrize(

@@ -510,11 +510,16 @@ def test_the_plugins_conformance_suite_passes(plugin_dir, cli_env):
 
 
 def test_two_stores_of_one_plugin_do_not_share_the_local_lock(plugin_dir, tmp_path, monkeypatch):
+    from stevedore.extension import ExtensionManager
+
     from osa_inventory.errors import LockTimeout
     from osa_inventory.settings import resolve_settings
     from osa_inventory.store import open_store
 
     monkeypatch.syspath_prepend(str(plugin_dir))
+    # stevedore keeps a namespace's entry points for the life of the process: an earlier
+    # test of this process may have listed them before the plugin was on sys.path
+    monkeypatch.setattr(ExtensionManager, "ENTRY_POINT_CACHE", {})
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     env = {"OSA_INVENTORY_CONFIG": str(tmp_path / "no-osa.ini")}
     stores = [

@@ -342,7 +342,7 @@ def test_osa_ini_that_cannot_be_read(tmp_path):
 def test_bad_lock_timeout(tmp_path, value, where):
     if where == "ini":
         message = config_error(tmp_path, f"[inventory]\nlock_timeout = {value}\n")
-        assert f"({tmp_path / 'osa.ini'} [inventory])" in message
+        assert f"({tmp_path / 'osa.ini'} [inventory], line 2)" in message
     else:
         if value == "":
             # an empty variable counts as unset
@@ -449,14 +449,14 @@ def test_config_show_precedence_through_the_command(tmp_path):
     assert shown == {
         "backend": {"value": "memory", "source": f"{ini} [inventory]"},
         "name": {"value": "from-env", "source": "env OSA_INVENTORY_NAME"},
-        "lock_timeout": {"value": "9", "source": "--lock-timeout"},
-        "option retention": {"value": "2", "source": "env OSA_INVENTORY_OPT_RETENTION"},
+        "lock_timeout": {"value": 9, "source": "--lock-timeout"},  # numbers as numbers
+        "option retention": {"value": 2, "source": "env OSA_INVENTORY_OPT_RETENTION"},
     }
     flags = ["--backend", "file", "--inventory-name", "x", "--backend-option", "backup_keep=4"]
     shown = config_show_json(env, *flags, "--config", tmp_path)
     assert shown["backend"] == {"value": "file", "source": "--backend"}
     assert shown["name"] == {"value": "x", "source": "--inventory-name"}
-    assert shown["option backup_keep"] == {"value": "4", "source": "--backend-option"}
+    assert shown["option backup_keep"] == {"value": 4, "source": "--backend-option"}
     assert shown["option path"] == {
         "value": str(tmp_path / "openstack_inventory.x.json"),
         "source": "default (--config)",

@@ -12,7 +12,9 @@ edge (``raise StoreError(...) from exc``)::
     │   └── AddressPoolExhausted no free address left in a cidr_networks pool
     └── StoreError               a store cannot be read or written
         ├── StoreUnavailable     backend unreachable or its dependency missing
+        ├── StoreMissing         no store there yet, and a reader may not create one
         ├── StoreCorrupt         the stored data does not parse
+        │   └── HistoryCorrupt   only the history is damaged; the inventory is intact
         ├── LockTimeout          another writer holds the lock
         └── StaleWrite           the store moved on since it was read
 """
@@ -56,8 +58,19 @@ class StoreUnavailable(StoreError):
     """The backend cannot be reached or its dependency is missing."""
 
 
+class StoreMissing(StoreError):
+    """There is no store yet (no database file or schema), and this reader may not create it."""
+
+
 class StoreCorrupt(StoreError):
     """The stored inventory does not parse."""
+
+
+class HistoryCorrupt(StoreCorrupt):
+    """The store's history is damaged, but its current inventory can still be read.
+
+    Readers serve the inventory (with a warning); writers refuse.
+    """
 
 
 class LockTimeout(StoreError):

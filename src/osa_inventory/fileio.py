@@ -86,6 +86,8 @@ def atomic_write(
     """
     import tempfile
 
+    from osa_inventory.tempfiles import SUFFIX, temp_prefix  # named after this writer
+
     target = Path(os.path.realpath(target))  # a link stays a link: its file is replaced
     try:
         found = os.stat(target)
@@ -93,7 +95,7 @@ def atomic_write(
         found = None
     if found is not None and not stat.S_ISREG(found.st_mode):
         raise NotRegularFile(target, _kind(found.st_mode))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             fill(f)
@@ -142,8 +144,8 @@ def _same_file(found: os.stat_result, fd: int) -> bool:
     return (found.st_dev, found.st_ino) == (other.st_dev, other.st_ino)
 
 
-def write_output(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a path a user named, such as ``export -o PATH``.
+def write_output(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
+    """Write to a path a user named, such as ``export -o PATH``: ``write`` gets the stream.
 
     A new file is created 0600, a regular file (or a link to one) is replaced by
     :func:`atomic_write` keeping its mode; this process's standard output or
@@ -161,7 +163,7 @@ def write_output(path: str | os.PathLike[str], data: bytes) -> None:
         for number, stream in ((1, sys.stdout), (2, sys.stderr)):
             if _same_file(found, number):
                 stream.flush()
-                stream.buffer.write(data)
+                write(stream.buffer)
                 stream.flush()
                 return
         if stat.S_ISDIR(found.st_mode):
@@ -169,9 +171,9 @@ def write_output(path: str | os.PathLike[str], data: bytes) -> None:
         if not stat.S_ISREG(found.st_mode):
             fd = os.open(target, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)  # never created
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                write(handle)
             return
-    atomic_write(target, lambda f: f.write(data), found)
+    atomic_write(target, write, found)
 
 
 def open_append(path: str | os.PathLike[str]) -> BinaryIO:

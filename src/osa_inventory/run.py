@@ -39,6 +39,7 @@ from osa_inventory.store.backend import HostReader, VersionInfo, WriteMeta
 
 if TYPE_CHECKING:
     from osa_inventory.generate import GenerationResult
+    from osa_inventory.progress import ProgressCallback
     from osa_inventory.sources import UserConfig
     from osa_inventory.store.store import CommitResult, Snapshot, Store
 
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 Warn = Callable[[str], None]
+GENERATING, WRITING = "generating the inventory", "writing the store"
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ def refresh(
     regenerate: bool = False,
     warn: Warn | None = None,
     allow_foreign_store: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> Refreshed:
     """Generate from ``inputs`` if they changed since the stored version, write what changed.
 
@@ -142,7 +145,8 @@ def refresh(
     generator's warnings go to ``warn`` (default: the store's) as they come,
     and are returned too. A store holding another deployment (none of its
     physical hosts is in the config) is not written unless
-    ``allow_foreign_store``. Raises the errors of :mod:`osa_inventory.errors`.
+    ``allow_foreign_store``. ``progress`` hears of generating and writing (never
+    called on the fast path). Raises the errors of :mod:`osa_inventory.errors`.
     """
     warn = warn or store.warn
     fingerprint = "" if regenerate else inputs.fingerprint
@@ -156,10 +160,32 @@ def refresh(
     if fingerprint and stored == fingerprint and snapshot.version is not None:
         debug("inputs unchanged since version %s: served as stored", snapshot.version.version)
         return _served(snapshot.version, warn, parsed=snapshot.inventory)
+    from osa_inventory.progress import NO_PROGRESS, reporting
+
+    with reporting(progress or NO_PROGRESS) as shown:
+        return _generate_and_write(
+            store, inputs, snapshot, fingerprint, message, command, warn, shown, allow_foreign_store
+        )
+
+
+def _generate_and_write(
+    store: Store,
+    inputs: Inputs,
+    snapshot: Snapshot,
+    fingerprint: str,
+    message: str,
+    command: str | None,
+    warn: Warn,
+    progress: ProgressCallback,
+    allow_foreign_store: bool,
+) -> Refreshed:
+    progress(GENERATING, 0)
     loaded = inputs.load()
     if not allow_foreign_store:
         check_same_deployment(snapshot.inventory, loaded.user_config, store.label)
     result = loaded.generate(snapshot.inventory)
+    hosts = len(hostvars_of(result.inventory))
+    progress(GENERATING, hosts, hosts, "hosts")
     for line in result.warnings:
         warn(line)
     if result.inventory == snapshot.inventory:
@@ -171,7 +197,9 @@ def refresh(
     meta = WriteMeta.for_this_process(
         message=message, command=command, fingerprint=fingerprint, warnings=tuple(result.warnings)
     )
+    progress(WRITING, 0, hosts, "hosts")
     outcome = _write(store, loaded, snapshot, result.inventory, meta)
+    progress(WRITING, hosts, hosts, "hosts")
     debug("stored: changed=%s version=%s", outcome.changed, outcome.version)
     return Refreshed(
         outcome.version,

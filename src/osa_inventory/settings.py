@@ -47,6 +47,12 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 class Value:
     value: Any
     source: str
+    line: int | None = None  # where in osa.ini, for a value read from there
+
+    @property
+    def origin(self) -> str:
+        """Where the value came from, for messages: its source and, in osa.ini, its line."""
+        return f"{self.source}, line {self.line}" if self.line else self.source
 
 
 @dataclass
@@ -134,6 +140,10 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
     except configparser.Error as exc:
         first_line = str(exc).splitlines()[0]
         raise ConfigError(f"{path}: {first_line}; fix the file (INI format)") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     unknown = [s for s in parser.sections() if s != "inventory" and not s.startswith("backend:")]
@@ -152,6 +162,26 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
     return parser
 
 
+def _ini_lines(path: Path) -> dict[tuple[str, str], int]:
+    """The line of every ``key = value`` in osa.ini, by (section, lower-case key)."""
+    lines: dict[tuple[str, str], int] = {}
+    section = ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return lines
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;" or line[0].isspace():
+            continue
+        if stripped.startswith("[") and "]" in stripped:
+            section = stripped[1 : stripped.index("]")].strip()
+            continue
+        key = re.split(r"[=:]", stripped, maxsplit=1)[0].strip().lower()
+        lines.setdefault((section, key), number)
+    return lines
+
+
 def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
     """``key=value`` strings as a dict; a one-line error naming ``flag`` otherwise."""
     result = {}
@@ -161,6 +191,13 @@ def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
             raise ConfigError(f"{flag} {pair!r}: write it as key=value")
         result[key.strip()] = value
     return result
+
+
+def resolve_references(
+    options: dict[str, Value], env: Mapping[str, str] | None = None
+) -> dict[str, Value]:
+    """Options of one layer with every ``X_env``/``X_file`` turned into X (see below)."""
+    return _resolve_references(options, os.environ if env is None else env)
 
 
 def _resolve_references(options: dict[str, Value], env: Mapping[str, str]) -> dict[str, Value]:
@@ -178,14 +215,14 @@ def _resolve_references(options: dict[str, Value], env: Mapping[str, str]) -> di
             if target in resolved:
                 other = target if target in options else f"another reference to {target}"
                 raise ConfigError(
-                    f"option {key} ({item.source}) conflicts with {other} "
-                    f"({resolved[target].source}); give {target} one way only"
+                    f"option {key} ({item.origin}) conflicts with {other} "
+                    f"({resolved[target].origin}); give {target} one way only"
                 )
             del resolved[key]
             if suffix == "_env":
                 if str(item.value) not in env:
                     raise ConfigError(
-                        f"option {key} ({item.source}) names environment variable "
+                        f"option {key} ({item.origin}) names environment variable "
                         f"{item.value}, which is not set; export it"
                     )
                 resolved[target] = Value(env[str(item.value)], f"env {item.value} via {key}")
@@ -194,11 +231,23 @@ def _resolve_references(options: dict[str, Value], env: Mapping[str, str]) -> di
                     text = Path(str(item.value)).read_text(encoding="utf-8").strip()
                 except OSError as exc:
                     raise ConfigError(
-                        f"option {key} ({item.source}): cannot read {item.value} "
+                        f"option {key} ({item.origin}): cannot read {item.value} "
                         f"({exc.strerror}); fix the path or its permissions"
+                    ) from exc
+                except UnicodeDecodeError as exc:
+                    raise ConfigError(
+                        f"option {key} ({item.source}): {item.value} is not UTF-8 text; "
+                        "save it as UTF-8"
                     ) from exc
                 resolved[target] = Value(text, f"file {item.value} via {key}")
     return resolved
+
+
+def option_layer(options: Mapping[str, str], source: str) -> dict[str, Value]:
+    """Options given together outside osa.ini (a URL, ``--to-option`` flags), from
+    ``source``, with X_env/X_file resolved."""
+    layer = {key: Value(value, source) for key, value in options.items()}
+    return _resolve_references(layer, os.environ)
 
 
 def resolve_settings(
@@ -210,11 +259,16 @@ def resolve_settings(
     lock_timeout: float | None = None,
     cache_ttl: float | None = None,
     env: Mapping[str, str] | None = None,
+    option_flag: str = "--backend-option",
 ) -> Settings:
-    """Resolve the settings for one command run."""
+    """Resolve the settings for one command run.
+
+    ``backend_options`` are ``key=value`` flags, named ``option_flag`` in messages.
+    """
     env = os.environ if env is None else env
     path = Path(env.get(INI_ENV) or DEFAULT_INI)
     ini = _read_ini(path)
+    lines = _ini_lines(path) if ini is not None else {}
     where = f"{path}"
 
     def pick(key: str, env_key: str, flag: Any, default: Any, flag_name: str = "") -> Value:
@@ -223,14 +277,15 @@ def resolve_settings(
         if env.get(env_key):
             return Value(env[env_key], f"env {env_key}")
         if ini is not None and ini.has_option("inventory", key):
-            return Value(ini.get("inventory", key), f"{where} [inventory]")
+            line = lines.get(("inventory", key))
+            return Value(ini.get("inventory", key), f"{where} [inventory]", line)
         return Value(default, "default")
 
     chosen = pick("backend", "OSA_INVENTORY_BACKEND", backend, DEFAULT_BACKEND)
     chosen_name = pick("name", "OSA_INVENTORY_NAME", name, DEFAULT_NAME, "--inventory-name")
     if not NAME_RE.fullmatch(str(chosen_name.value)):
         raise ConfigError(
-            f"inventory name {chosen_name.value!r} ({chosen_name.source}): use letters, digits, "
+            f"inventory name {chosen_name.value!r} ({chosen_name.origin}): use letters, digits, "
             "'.', '_' and '-', starting with a letter or digit"
         )
     timeout = _seconds(
@@ -249,14 +304,14 @@ def resolve_settings(
     from_ini: dict[str, Value] = {}
     if ini is not None and ini.has_section(section):
         for key, value in ini[section].items():
-            from_ini[key] = Value(value, f"{where} [{section}]")
+            from_ini[key] = Value(value, f"{where} [{section}]", lines.get((section, key)))
     from_env: dict[str, Value] = {}
     for key, value in env.items():
         if key.startswith(OPTION_ENV_PREFIX) and len(key) > len(OPTION_ENV_PREFIX):
             from_env[key[len(OPTION_ENV_PREFIX) :].lower()] = Value(value, f"env {key}")
     from_flags = {
-        key: Value(value, "--backend-option")
-        for key, value in parse_pairs(backend_options, "--backend-option").items()
+        key: Value(value, option_flag)
+        for key, value in parse_pairs(backend_options, option_flag).items()
     }
     options: dict[str, Value] = {}
     for layer in (from_ini, from_env, from_flags):
@@ -269,7 +324,7 @@ def resolve_settings(
         options.setdefault(key, Value(value, "default (--config)"))
     remember_secrets(str(chosen.value), options)
     return Settings(
-        backend=Value(str(chosen.value), chosen.source),
+        backend=Value(str(chosen.value), chosen.source, chosen.line),
         name=chosen_name,
         lock_timeout=timeout,
         options=options,
@@ -313,6 +368,6 @@ def _seconds(item: Value, key: str) -> Value:
             raise ValueError(item.value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            f"{key} {item.value!r} ({item.source}) is not a number of seconds (0 or more)"
+            f"{key} {item.value!r} ({item.origin}) is not a number of seconds (0 or more)"
         ) from exc
-    return Value(seconds, item.source)
+    return Value(seconds, item.source, item.line)

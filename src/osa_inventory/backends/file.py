@@ -32,7 +32,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from osa_inventory.backends.filehistory import parse_history
 from osa_inventory.backends.osafile import FileStore
+from osa_inventory.debuglog import debug
 from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.fileio import atomic_write, parse_bytes
 from osa_inventory.inventory import empty_inventory
@@ -171,13 +173,12 @@ class FileBackend(Backend):
 
     def _read_history(self) -> tuple[str | None, list[_Entry]]:
         try:
-            raw = json.loads(self.history_path.read_bytes())
+            data = self.history_path.read_bytes()
         except FileNotFoundError:
             return None, []
-        except (OSError, ValueError) as exc:
-            raise StoreCorrupt(
-                f"{self.history_path} is unreadable ({exc}); move it aside to start a new history"
-            ) from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {self.history_path}: {exc.strerror}") from exc
+        raw = parse_history(data, self.history_path)
         lineage = raw.get("lineage")
         entries = []
         for item in raw.get("versions", []):
@@ -305,6 +306,7 @@ class FileBackend(Backend):
             )
         lineage = state.lineage or new_lineage()
         entries = [replace(e, info=replace(e.info, lineage=lineage)) for e in state.entries]
+        self._remove_stale_temp_files()
         old_stat = None
         backups: list[tuple[bytes, os.stat_result | None]] = []
         if state.current is not None:
@@ -331,6 +333,18 @@ class FileBackend(Backend):
         except OSError as exc:
             raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         return replace(info, extra={**info.extra, "digest": entries[-1].sha256})
+
+    def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> VersionInfo:
+        """A new version over a current file that may be damaged: only its digest is read."""
+        return self.write_version(inventory, meta, self.head())
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temporary files of writers killed mid-write (the lock is held: none is writing)."""
+        from osa_inventory.tempfiles import remove_stale_temp_files
+
+        targets = (self.path, self.history_path, self.files.backup_path)
+        for path in remove_stale_temp_files(*(Path(os.path.realpath(t)) for t in targets)):
+            debug("removed %s, left by a writer that died", path)
 
     def set_fingerprint(self, version: VersionInfo, fingerprint: str, warnings: list[str]) -> None:
         """Attach an input fingerprint to the head version (the lock is held)."""
@@ -386,7 +400,16 @@ class FileBackend(Backend):
 
     # -- lock --
 
+    def _check_directory(self) -> None:
+        """A misspelt path must not start a new inventory in directories made for it."""
+        if not self.path.parent.is_dir():
+            raise ConfigError(
+                f"backend file: directory {self.path.parent} of {self.path} does not exist; "
+                "fix the path (option path, or --config) or create the directory"
+            )
+
     def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
+        self._check_directory()  # before the lock file would create it
         result = self.lock.acquire_lock(holder)
         self.stale_holder = self.lock.stale_holder
         return result

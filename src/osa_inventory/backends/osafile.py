@@ -69,15 +69,17 @@ class FileStore:
             found = [] if tar is None else [m for m in tar.getmembers() if m.name == member]
             if not found:
                 raise StoreError(f"{self.backup_path}: no backup named {member!r}")
-            data = b""
             for candidate in reversed(found):
                 stream = tar.extractfile(candidate) if tar is not None else None
                 if stream is None:
                     raise StoreCorrupt(f"{source}: not a regular file")
                 data = stream.read()
                 if sha256 is None or hashlib.sha256(data).hexdigest() == sha256:
-                    break
-            return parse_bytes(data, source)
+                    return parse_bytes(data, source)
+            raise StoreCorrupt(
+                f"backup archive {self.backup_path} is damaged ({member} does not hold what the "
+                "history recorded); move it aside and retry"
+            )
 
     def backup(self, data: bytes, data_stat: os.stat_result | None) -> str:
         """Add ``data`` to the backup tar, dropping the oldest members beyond the limit.
@@ -179,8 +181,25 @@ def _open_tar(path: Path) -> Iterator[tarfile.TarFile | None]:
                 yield None
                 return
             with tarfile.open(fileobj=f, mode="r:") as tar:
+                _check_whole(tar, f)
                 yield tar
-        except tarfile.TarError as exc:
+        except (tarfile.TarError, _Damaged) as exc:
             raise StoreCorrupt(
                 f"backup archive {path} is unreadable ({exc}); move it aside and retry"
             ) from exc
+
+
+class _Damaged(Exception):
+    """A tar that tarfile reads without complaint, but not to its end."""
+
+
+def _check_whole(tar: tarfile.TarFile, f: BinaryIO) -> None:
+    """Only zeros may follow the last member: tarfile stops at a zeroed header, and a
+    write would then drop every member after it (all of them, for the first)."""
+    tar.getmembers()
+    if tar.offset > os.fstat(f.fileno()).st_size:
+        raise _Damaged("truncated: its last member ends after the end of the file")
+    f.seek(tar.offset)
+    while block := f.read(1 << 16):
+        if block.count(0) != len(block):
+            raise _Damaged(f"data after the end of the archive at byte {tar.offset}")

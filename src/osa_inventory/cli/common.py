@@ -10,12 +10,17 @@ from typing import Any
 DEBUG_LOG_FILE = "inventory.log"  # OSA's name
 
 
-def store_flags() -> argparse.ArgumentParser:
-    """--config, --backend and friends: a parent parser for every command."""
+def store_flags(*, writes: bool = True, local_copy: bool = True) -> argparse.ArgumentParser:
+    """--config, --backend and friends: a parent parser for the commands that open the store.
+
+    ``writes``: the command may take the store lock, so ``--lock-timeout`` applies;
+    ``local_copy``: it reads through the local copy kept for a network backend's
+    outages, so ``--cache-ttl`` applies. A flag that would do nothing is not offered.
+    """
     from osa_inventory.defaults import default_config_dir
 
     parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("store")
+    group = parent.add_argument_group("store flags (before or after the command)")
     group.add_argument(
         "--config",
         default=default_config_dir(),
@@ -23,7 +28,9 @@ def store_flags() -> argparse.ArgumentParser:
         help="directory holding openstack_user_config.yml, conf.d/ and env.d/ "
         "(default: $OSA_CONFIG_DIR, else /etc/openstack_deploy)",
     )
-    group.add_argument("--backend", help="backend name or package.module:Class (overrides osa.ini)")
+    group.add_argument(
+        "--backend", metavar="NAME", help="backend name or package.module:Class (overrides osa.ini)"
+    )
     group.add_argument(
         "--backend-option",
         action="append",
@@ -31,19 +38,44 @@ def store_flags() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a backend option (repeatable; overrides osa.ini and environment)",
     )
-    group.add_argument("--inventory-name", help="named inventory within the backend")
-    group.add_argument("--lock-timeout", type=float, metavar="SECONDS", help="default 60")
     group.add_argument(
-        "--cache-ttl",
-        type=float,
-        metavar="SECONDS",
-        help="how old a network backend's local copy may be when served during an outage "
-        "(default 86400; 0: no local copy)",
+        "--inventory-name", metavar="NAME", help="named inventory within the backend"
     )
-    group.add_argument(
+    if writes:
+        group.add_argument(
+            "--lock-timeout",
+            type=float,
+            metavar="SECONDS",
+            help="how long to wait for another writer's lock (default 60)",
+        )
+    if local_copy:
+        group.add_argument(
+            "--cache-ttl",
+            type=float,
+            metavar="SECONDS",
+            help="how old a network backend's local copy may be when served during an outage "
+            "(default 86400; 0: no local copy)",
+        )
+    add_debug_flag(group)
+    return parent
+
+
+def read_flags() -> argparse.ArgumentParser:
+    """The store flags of a command that only reads the store."""
+    return store_flags(writes=False)
+
+
+def debug_flags() -> argparse.ArgumentParser:
+    """A parent parser with only ``--debug``, for commands that open no store."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_debug_flag(parent)
+    return parent
+
+
+def add_debug_flag(parser: argparse.ArgumentParser | Any) -> None:
+    parser.add_argument(
         "--debug", action="store_true", help=f"log to {DEBUG_LOG_FILE} in the current directory"
     )
-    return parent
 
 
 def execute(prog: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -73,6 +105,10 @@ def execute(prog: str, func: Callable[[argparse.Namespace], int], args: argparse
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except (Exception, SystemExit) as exc:  # a bug, or a plugin's exit: still one line
+        from osa_inventory.cli.crash import report_crash
+
+        return report_crash(prog, exc)
 
 
 def warn(message: str) -> None:
@@ -89,8 +125,8 @@ def settings_from(args: argparse.Namespace) -> Any:
         backend=args.backend,
         backend_options=args.backend_option,
         name=args.inventory_name,
-        lock_timeout=args.lock_timeout,
-        cache_ttl=args.cache_ttl,
+        lock_timeout=getattr(args, "lock_timeout", None),
+        cache_ttl=getattr(args, "cache_ttl", None),
     )
 
 
@@ -98,11 +134,3 @@ def open_store_from(args: argparse.Namespace) -> Any:
     from osa_inventory.store import open_store
 
     return open_store(settings_from(args), warn=warn)
-
-
-def print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(str(cell))) for w, cell in zip(widths, row, strict=True)]
-    for row in [headers, ["-" * w for w in widths], *rows]:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

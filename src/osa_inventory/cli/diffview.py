@@ -11,6 +11,7 @@ from typing import Any
 
 from osa_inventory.cli.output import Output
 from osa_inventory.ops.diff import ADD, CHANGE, REMOVE, GroupChange, InventoryDiff, VarChange
+from osa_inventory.words import plural
 
 SIGN = {ADD: "+", REMOVE: "-", CHANGE: "~"}
 STYLE = {ADD: "green", REMOVE: "red", CHANGE: "yellow"}
@@ -81,7 +82,9 @@ def render_diff(
             continue
         _render_group(out, group, verbose)
     if folded:
-        out.line(f"~ {folded} more groups: only the hosts above added or removed", "yellow")
+        out.line(
+            f"~ {plural(folded, 'more group')}: only the hosts above added or removed", "yellow"
+        )
     if diff.vars:
         out.line("~ all vars", "yellow")
         for change in diff.vars:

@@ -10,18 +10,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.cli.common import settings_from
+from osa_inventory.cli.admin import typed_setting_rows
+from osa_inventory.cli.common import settings_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
+from osa_inventory.inventory import empty_inventory
 from osa_inventory.redact import redact_text
+from osa_inventory.words import kept_versions, plural
 
 PROBLEM_EXIT = 1
+_NO_INVENTORY = (
+    "{label} holds no inventory: a wrong --config (or OSA_CONFIG_DIR) or backend setting? "
+    "Fix them, or generate the inventory with 'osa-inventory --list'"
+)
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     doctor = commands.add_parser(
         "doctor",
-        parents=[parent],
+        parents=[store_flags(writes=False, local_copy=False)],
         help="check settings, backend, schema, lock and the stored inventory; exit 1 on a problem",
     )
     add_format_flag(doctor)
@@ -52,16 +59,25 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         except OsaInventoryError as exc:
             rows.append(Row("reachable", "FAIL", str(exc)))
             return rows, None
-        version = f"version {snapshot.version.version}" if snapshot.version else "no version"
-        hosts = len(snapshot.inventory["_meta"]["hostvars"])
-        rows.append(Row("reachable", "ok", f"read {version}: {hosts} hosts"))
+        hosts = plural(len(snapshot.inventory.get("_meta", {}).get("hostvars", {})), "host")
+        rows.append(Row("reachable", "ok", f"read {_what_was_read(store, snapshot)}: {hosts}"))
+        if snapshot.version is None and snapshot.inventory == empty_inventory():
+            rows.append(Row("inventory", "FAIL", _NO_INVENTORY.format(label=store.label)))
+            return rows, None
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
         rows.append(_secrets_row(store))
         rows.append(_lookups_row(store, snapshot.inventory))
+        rows += _backend_rows(store)
         return rows, snapshot.inventory
     finally:
         store.close()
+
+
+def _what_was_read(store: Any, snapshot: Any) -> str:
+    if snapshot.version is not None:
+        return f"version {snapshot.version.version}"
+    return "the inventory (no version written yet)" if store.versioned else "the inventory"
 
 
 def _schema_row(store: Any) -> Row:
@@ -135,14 +151,24 @@ def _history_row(store: Any) -> Row:
     except OsaInventoryError as exc:
         return Row("history", "FAIL", str(exc))
     retention = store.retention()
-    keeps = f"; keeps {retention.versions}" if retention and retention.versions else ""
+    keeps = f"; keeps {kept_versions(retention.versions)}" if retention else ""
     if not versions:
         return Row("history", "ok", f"no versions yet{keeps}")
-    return Row(
-        "history",
-        "ok",
-        f"{len(versions)} versions, {versions[0].version} to {versions[-1].version}{keeps}",
-    )
+    span = f"{versions[0].version} to {versions[-1].version}"
+    return Row("history", "ok", f"{plural(len(versions), 'version')}, {span}{keeps}")
+
+
+def _backend_rows(store: Any) -> list[Row]:
+    """The backend's own checks (:class:`~osa_inventory.store.backend.DoctorChecks`), if any."""
+    from osa_inventory.store.backend import DoctorChecks
+
+    backend = store.capability(DoctorChecks)
+    if backend is None:
+        return []
+    try:
+        return [Row(*row) for row in backend.doctor_checks()]
+    except OsaInventoryError as exc:
+        return [Row(getattr(backend, "name", "") or "backend", "FAIL", str(exc))]
 
 
 def _cidrs(config_dir: str) -> tuple[dict[str, Any] | None, str]:
@@ -164,9 +190,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     out = Output(args.format)
     settings_rows: list[tuple[str, str, str]] = []
+    typed_rows: list[tuple[str, Any, str]] = []  # numbers as numbers, for JSON and YAML
     try:
         settings = settings_from(args)
-        settings_rows = settings.rows()
+        settings_rows, typed_rows = settings.rows(), typed_setting_rows(settings)
         ini = str(settings.ini_path or "none (defaults)")
         rows = [Row("settings", "ok", f"osa.ini: {ini}")]
         store_rows, inventory = _store_rows(settings)
@@ -182,20 +209,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         out.data(
             {
                 "ok": not failed,
-                "settings": [{"setting": k, "value": v, "source": s} for k, v, s in settings_rows],
+                "settings": [{"setting": k, "value": v, "source": s} for k, v, s in typed_rows],
                 "checks": [asdict(r) for r in rows],
             }
         )
         return PROBLEM_EXIT if failed else 0
     if settings_rows:
-        out.table(["setting", "value", "source"], settings_rows, title="Settings")
+        out.table(["setting", "value", "source"], settings_rows, title="Settings", wrap=["source"])
         out.line()
     out.table(
-        ["check", "status", "detail"], [[r.check, r.status, r.detail] for r in rows], title="Checks"
+        ["check", "status", "detail"],
+        [[r.check, r.status, r.detail] for r in rows],
+        title="Checks",
+        wrap=["detail"],
     )
     out.line()
     if failed:
-        out.line(f"{len(failed)} problem(s) found: {', '.join(r.check for r in failed)}", "red")
+        found = ", ".join(r.check for r in failed)
+        out.line(f"{plural(len(failed), 'problem')} found: {found}", "red")
         return PROBLEM_EXIT
     out.line("No problems found.", "green")
     return 0

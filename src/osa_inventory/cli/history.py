@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import replace
 from typing import Any
 
+from osa_inventory import timefmt
 from osa_inventory.cli.changes import add_change_flags, replace_inventory
-from osa_inventory.cli.common import open_store_from, settings_from, warn
+from osa_inventory.cli.common import open_store_from, settings_from, store_flags, warn
 from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag, plural
 from osa_inventory.errors import ConfigError, StoreError
 from osa_inventory.redact import redact_text
+from osa_inventory.timefmt import local_time
+from osa_inventory.words import kept_versions
 
 HEAD_WORDS = ("head", "current")
+DIFFERENT_EXIT = 1  # diff --exit-code: the versions differ
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -31,30 +34,44 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         help="redact: mask, in place, the secrets (passwords in command lines) that older "
         "versions of osa-inventory recorded in the history",
     )
-    history.add_argument("--limit", type=int, metavar="N", help="only the newest N versions")
+    history.add_argument("--limit", type=int, metavar="N", help="show only the newest N versions")
     add_format_flag(history)
     history.set_defaults(func=cmd_history)
 
     diff = commands.add_parser(
         "diff", parents=[parent], help="changes between two versions (default: to the current)"
     )
-    diff.add_argument("old", metavar="V1", help="a version number")
-    diff.add_argument("new", metavar="V2", nargs="?", default="head", help="default: current")
+    diff.add_argument("old", metavar="V1", help="the version to compare from (a number, or head)")
+    diff.add_argument(
+        "new",
+        metavar="V2",
+        nargs="?",
+        default="head",
+        help="the version to compare to (default: head, the current one)",
+    )
     diff.add_argument("-v", "--verbose", action="store_true", help="show every value in full")
+    diff.add_argument(
+        "--exit-code",
+        action="store_true",
+        help=f"exit {DIFFERENT_EXIT} when the versions differ, 0 when they are the same "
+        "(as git diff)",
+    )
     add_format_flag(diff)
     diff.set_defaults(func=cmd_diff)
 
     rollback = commands.add_parser(
         "rollback",
-        parents=[parent],
+        parents=[store_flags()],
         help="make an earlier version current again, as a new version (history is kept)",
     )
-    rollback.add_argument("version", metavar="VERSION")
+    rollback.add_argument(
+        "version", metavar="VERSION", help="the version whose content becomes current again"
+    )
     add_change_flags(rollback)
     rollback.set_defaults(func=cmd_rollback)
 
     retention = commands.add_parser("retention", help="how many versions the store keeps")
-    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    retention_commands = retention.add_subparsers(dest="retention_command")
     show = retention_commands.add_parser(
         "show", parents=[parent], help="the retention setting and the versions kept now"
     )
@@ -63,21 +80,19 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
     setter = retention_commands.add_parser(
         "set", parents=[parent], help="set the retention in osa.ini (applies from the next write)"
     )
-    setter.add_argument("count", type=int, metavar="N", help="versions to keep")
+    setter.add_argument(
+        "count", type=int, metavar="N", help="versions to keep, the current one included"
+    )
     add_format_flag(setter)
     setter.set_defaults(func=cmd_retention_set)
 
 
 def format_time(seconds: float) -> str:
-    if not seconds:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+    return local_time(seconds) if seconds else "-"
 
 
 def iso_time(seconds: float) -> str | None:
-    if not seconds:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+    return timefmt.iso_time(seconds) if seconds else None
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -117,7 +132,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     if len(versions) < total:
         title += f" (the newest {len(versions)} shown)"
     Output(args.format).table(
-        ["version", "time", "actor", "command", "message"], rows, title=title, data=data
+        ["version", "time", "actor", "command", "message"],
+        rows,
+        title=title,
+        data=data,
+        wrap=["command", "message"],
     )
     return 0
 
@@ -143,19 +162,36 @@ def cmd_history_redact(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_version(text: str, store: Any) -> int:
-    """A version number, or ``head``/``current`` for the current one."""
+def current_version(store: Any) -> int:
+    """The number of the store's current version."""
+    if not store.versioned:
+        raise StoreError(f"backend {store.label} keeps no versions")
+    head = store.head() or store.read().version  # head() first: a damaged history is its error
+    if head is None:
+        raise StoreError(f"{store.label} holds no versions yet")
+    return int(head.version)
+
+
+def parse_version(text: str, store: Any, head: int | None = None) -> int:
+    """A version number, or ``head``/``current`` for the current one.
+
+    A number above the current version never existed: bad input (exit 2). One
+    below the oldest retained existed once; reading it says it is not retained.
+    """
+    head = current_version(store) if head is None else head
     if text.lower() in HEAD_WORDS:
-        head = store.read().version
-        if head is None:
-            raise StoreError(f"{store.label} holds no versions yet")
-        return head.version
+        return head
     try:
         number = int(text)
     except ValueError as exc:
         raise ConfigError(f"version {text!r} is not a number; see 'osa-inventory history'") from exc
     if number < 1:
         raise ConfigError(f"version {number}: versions are numbered from 1")
+    if number > head:
+        raise ConfigError(
+            f"version {number} does not exist: {store.label} is at version {head}; "
+            "see 'osa-inventory history'"
+        )
     return number
 
 
@@ -164,25 +200,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     store = open_store_from(args)
     try:
-        old_version = parse_version(args.old, store)
-        new_version = parse_version(args.new, store)
+        head = current_version(store)
+        old_version = parse_version(args.old, store, head)
+        new_version = parse_version(args.new, store, head)
         old, new = store.read_version(old_version), store.read_version(new_version)
     finally:
         store.close()
     diff = diff_inventories(old, new)
+    status = DIFFERENT_EXIT if args.exit_code and not diff.empty else 0
     out = Output(args.format)
     if out.structured:
         out.data({"store": store.label, "from": old_version, "to": new_version, **diff.to_dict()})
-        return 0
+        return status
     if diff.empty:
         out.line(f"{store.label}: versions {old_version} and {new_version} are the same")
-        return 0
+        return status
     out.line(f"Changes from version {old_version} to {new_version} of {store.label}:", "bold")
     out.line()
     render_diff(out, diff, verbose=args.verbose)
     out.line()
     out.line(summary(diff, future=False))
-    return 0
+    return status
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
@@ -236,12 +274,12 @@ def cmd_retention_show(args: argparse.Namespace) -> int:
     if out.structured:
         out.data(data)
         return 0
-    limit = f"at most {retention.versions} versions" if retention.versions else "every version"
+    limit = kept_versions(retention.versions)
     out.line(
         f"{store.label}: keeps {limit} ({retention.option}={retention.value}, {data['source']})"
     )
     if kept:
-        out.line(f"now: {len(kept)} versions, {kept[0].version} to {kept[-1].version}")
+        out.line(f"now: {plural(len(kept), 'version')}, {kept[0].version} to {kept[-1].version}")
     return 0
 
 
@@ -249,7 +287,7 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
     from osa_inventory.ops.retention import set_ini_option
     from osa_inventory.settings import ini_path
     from osa_inventory.store import open_backend
-    from osa_inventory.store.backend import Closable
+    from osa_inventory.store.backend import Closable, RetentionReporter
 
     settings, store, retention = _retention(args)
     store.close()
@@ -264,6 +302,7 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
         {**settings.backend_options(), retention.option: args.count},
         settings.name.value,
     )
+    new = trial.retention() if isinstance(trial, RetentionReporter) else None
     if isinstance(trial, Closable):
         trial.close()
     path = settings.ini_path or ini_path()
@@ -272,6 +311,8 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
     out = Output(args.format)
     overridden = bool(current) and not current.source.startswith(str(path))
     overridden = overridden and current.source != "default"
+    effective = retention if overridden else new
+    versions = effective.versions if effective else None
     if out.structured:
         out.data(
             {
@@ -280,11 +321,13 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
                 "option": retention.option,
                 "value": args.count,
                 "overridden_by": current.source if overridden else None,
+                "versions_kept_at_most": versions or None,
             }
         )
     else:
         out.line(f"{path}: [backend:{backend}] {retention.option} = {args.count}")
-        out.line("The new retention applies from the next write.")
+        still = " still" if overridden else ""
+        out.line(f"From the next write, {store.label}{still} keeps {kept_versions(versions)}.")
     if overridden:
         warn(f"{retention.option} is also set by {current.source}, which takes precedence")
     return 0

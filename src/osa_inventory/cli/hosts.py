@@ -8,7 +8,7 @@ import argparse
 from typing import Any
 
 from osa_inventory.cli.changes import add_change_flags, report, run_change
-from osa_inventory.cli.common import open_store_from
+from osa_inventory.cli.common import open_store_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag, dumps, plural
 from osa_inventory.ops import edit
 from osa_inventory.ops.views import (
@@ -28,51 +28,56 @@ HOST_SORT_KEYS = ("name", "type", "component", "physical_host", "management_addr
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     hosts = commands.add_parser("hosts", help="list, show or remove hosts")
-    host_commands = hosts.add_subparsers(dest="hosts_command", required=True)
+    host_commands = hosts.add_subparsers(dest="hosts_command")
     listing = host_commands.add_parser(
         "list", parents=[parent], help="hosts and containers, one per line"
     )
     listing.add_argument("--group", help="only members of this group (children included)")
     listing.add_argument("--physical-host", metavar="HOST", help="only HOST and its containers")
-    listing.add_argument("--sort", choices=HOST_SORT_KEYS, default="name", help="default: name")
+    listing.add_argument(
+        "--sort",
+        choices=HOST_SORT_KEYS,
+        default="name",
+        help="the column to sort by (default: name)",
+    )
     add_format_flag(listing)
     listing.set_defaults(func=cmd_hosts_list)
 
     show = host_commands.add_parser("show", parents=[parent], help="one host's groups and vars")
-    show.add_argument("name", metavar="NAME")
+    show.add_argument("name", metavar="NAME", help="a host or container name")
     add_format_flag(show)
     show.set_defaults(func=cmd_hosts_show)
 
     remove = host_commands.add_parser(
         "remove",
-        parents=[parent],
+        parents=[store_flags()],
         help="remove hosts; a physical host takes its containers with it",
     )
-    remove.add_argument("names", nargs="+", metavar="NAME")
+    remove.add_argument("names", nargs="+", metavar="NAME", help="hosts or containers to remove")
     add_change_flags(remove)
     remove.set_defaults(func=cmd_hosts_remove)
 
     groups = commands.add_parser("groups", help="list, show or remove groups")
-    group_commands = groups.add_subparsers(dest="groups_command", required=True)
+    group_commands = groups.add_subparsers(dest="groups_command")
     glist = group_commands.add_parser("list", parents=[parent], help="groups with member counts")
     add_format_flag(glist)
     glist.set_defaults(func=cmd_groups_list)
     gshow = group_commands.add_parser(
         "show", parents=[parent], help="one group's hosts, children and parents"
     )
-    gshow.add_argument("name", metavar="NAME")
+    gshow.add_argument("name", metavar="NAME", help="a group name")
     add_format_flag(gshow)
     gshow.set_defaults(func=cmd_groups_show)
     gremove = group_commands.add_parser(
-        "remove", parents=[parent], help="remove groups (their hosts stay)"
+        "remove", parents=[store_flags()], help="remove groups (their hosts stay)"
     )
-    gremove.add_argument("names", nargs="+", metavar="NAME")
+    gremove.add_argument("names", nargs="+", metavar="NAME", help="groups to remove")
     add_change_flags(gremove)
     gremove.set_defaults(func=cmd_groups_remove)
 
     clear = commands.add_parser(
         "clear-ips",
-        parents=[parent],
+        parents=[store_flags()],
         help="drop the addresses of all containers; the next run assigns new ones",
     )
     add_change_flags(clear)
@@ -105,6 +110,7 @@ def cmd_hosts_list(args: argparse.Namespace) -> int:
         [[r.name, r.kind, r.component, r.physical_host, r.management_address] for r in rows],
         title=f"{plural(len(rows), 'host')} in {store.label}",
         data=[r.to_dict() for r in rows],
+        droppable=["type", "component", "physical host"],
     )
     return 0
 

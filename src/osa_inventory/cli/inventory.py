@@ -10,22 +10,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from osa_inventory.cli.common import open_store_from, store_flags, warn
 
+USAGE = """%(prog)s [STORE FLAGS] COMMAND [ARGS...]
+       %(prog)s [STORE FLAGS] [--list | --host NAME | --check | --version] [-e DIR] [-m MESSAGE]
+                     [--regenerate] [-d]"""
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentParser:
+    """The inventory script's parser; ``commands`` (name, help) are listed in its help."""
     from osa_inventory.defaults import default_environment_dir
 
+    epilog = None
+    if commands:
+        width = max(len(name) for name, _ in commands)
+        lines = [f"  {name.ljust(width)}  {text}" for name, text in commands]
+        epilog = "commands (osa-inventory COMMAND --help for each):\n" + "\n".join(lines)
     parser = argparse.ArgumentParser(
         prog="osa-inventory",
+        usage=USAGE,
         parents=[store_flags()],
-        description="Generate and store the OpenStack-Ansible inventory. An Ansible inventory "
-        "script: with no action it behaves like --list. Other commands (each with --help): "
-        "hosts, groups, clear-ips, plan, history, diff, rollback, retention, export, import, "
-        "migrate, doctor, backends, config show, lock status|break, db upgrade|current, "
-        "ansible-setup.",
+        description="Generate and store the OpenStack-Ansible inventory. With no COMMAND it "
+        "is an Ansible inventory script and behaves like --list.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "-e",
@@ -68,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = Inputs(args.config, args.environment)
     store = open_store_from(args)
+    shown = StderrProgress()
     try:
         if args.check:
             return _report_check(preview(store, inputs, warn=warn))
@@ -83,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
         if args.host is not None:
             hostvars = host_vars(store, inputs, args.host, warn=warn, **options)
         else:
-            result = refresh(store, inputs, warn=warn, **options)
+            result = refresh(store, inputs, warn=warn, progress=shown, **options)
     finally:
+        shown.close()
         store.close()
     if args.host is not None:
         sys.stdout.write(json.dumps(hostvars, sort_keys=True))
@@ -95,6 +108,24 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(result.text())
         sys.stdout.write("\n")
     return 0
+
+
+class StderrProgress:
+    """Progress on stderr, set up on the first report only: the fast path never pays for it."""
+
+    def __init__(self) -> None:
+        self._shown: Any = None
+
+    def __call__(self, phase: str, done: int, total: int | None = None, unit: str = "") -> None:
+        if self._shown is None:
+            from osa_inventory.progress import for_stderr
+
+            self._shown = for_stderr()
+        self._shown(phase, done, total, unit)
+
+    def close(self) -> None:
+        if self._shown is not None:
+            self._shown.close()
 
 
 def _report_check(result: Any) -> int:

@@ -14,7 +14,11 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any
 
+from osa_inventory.words import plural
+
+__all__ = ["FORMATS", "Output", "add_format_flag", "dumps", "plain_data", "plural"]
 FORMATS = ("table", "json", "yaml")
+UNBOUNDED = 1_000_000  # columns: to measure a table's own width
 
 
 def add_format_flag(
@@ -26,11 +30,6 @@ def add_format_flag(
         default=default,
         help=f"output format (default: {default})",
     )
-
-
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """``1 host``, ``2 hosts``."""
-    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def plain_data(value: Any) -> Any:
@@ -94,8 +93,17 @@ class Output:
         *,
         title: str | None = None,
         data: Any = None,
+        wrap: Sequence[str] = (),
+        droppable: Sequence[str] = (),
     ) -> None:
-        """A table; with ``--format json|yaml``, ``data`` (default: one object per row)."""
+        """A table; with ``--format json|yaml``, ``data`` (default: one object per row).
+
+        On a terminal, cells are never cut or broken across lines, except in the
+        ``wrap`` columns (free text such as messages): names, versions and
+        addresses are copied from here. When the table is wider than the
+        terminal, the ``droppable`` columns are left out, in that order, until it
+        fits; if it still does not, it is printed wider than the terminal.
+        """
         if self.structured:
             if data is None:
                 keys = [h.lower().replace(" ", "_") for h in headers]
@@ -104,7 +112,7 @@ class Output:
             return
         cells = [["" if c is None else str(c) for c in row] for row in rows]
         if self.terminal:
-            self._rich_table(headers, cells, title)
+            self._rich_table(headers, cells, title, wrap, droppable)
             return
         if title:
             self.file.write(title + "\n")
@@ -115,14 +123,58 @@ class Output:
             text = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
             self.file.write(text.rstrip() + "\n")
 
-    def _rich_table(self, headers: Sequence[str], rows: list[list[str]], title: str | None) -> None:
+    def _rich_table(
+        self,
+        headers: Sequence[str],
+        rows: list[list[str]],
+        title: str | None,
+        wrap: Sequence[str],
+        droppable: Sequence[str],
+    ) -> None:
         from rich import box
+        from rich.cells import cell_len
+        from rich.measure import Measurement
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", header_style="bold")
-        for header in headers:
-            table.add_column(header, overflow="fold")
-        for row in rows:
-            table.add_row(*(Text(cell) for cell in row))
-        self.console.print(table)
+        def build(columns: list[int]) -> Table:
+            table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+            for index in columns:
+                header = headers[index]
+                whole = header not in wrap
+                table.add_column(
+                    header,
+                    no_wrap=whole,
+                    overflow="ignore" if whole else "fold",
+                    min_width=cell_len(header) if whole else None,
+                )
+            for row in rows:
+                table.add_row(*(Text(row[index]) for index in columns))
+            return table
+
+        def needed(table: Table) -> int:
+            unbounded = self.console.options.update_width(UNBOUNDED)
+            return Measurement.get(self.console, unbounded, table).minimum
+
+        if title:
+            self.line(title, "italic")
+        columns = list(range(len(headers)))
+        table, left_out = build(columns), []
+        width = self.console.width
+        for header in droppable:
+            if needed(table) <= width:
+                break
+            columns.remove(list(headers).index(header))
+            left_out.append(header)
+            table = build(columns)
+        self.console.width = max(width, needed(table))  # too wide: overflow, never cut
+        try:
+            self.console.print(table)
+        finally:
+            self.console.width = width
+        if left_out:
+            self.line(
+                f"({', '.join(left_out)} left out to fit {width} columns; "
+                "a wider terminal or --format json shows them)",
+                "dim",
+            )

@@ -26,6 +26,7 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         f"Exit status 0: nothing would change; {CHANGES_EXIT}: changes pending.",
     )
     plan.add_argument(
+        "-e",
         "--environment",
         default=default_environment_dir(),
         metavar="DIR",

@@ -18,8 +18,14 @@ if TYPE_CHECKING:
     from osa_inventory.store import Store
 
 
-def open_named(args: argparse.Namespace, backend: str, pairs: Sequence[str]) -> Store:
-    """The Store of backend ``backend``: its osa.ini section plus ``pairs`` (key=value).
+def open_named(
+    args: argparse.Namespace,
+    backend: str,
+    pairs: Sequence[str],
+    flag: str = "--backend-option",
+    read_only: bool = False,
+) -> Store:
+    """The Store of backend ``backend``: its osa.ini section plus ``pairs`` (key=value, ``flag``).
 
     Options from ``OSA_INVENTORY_OPT_*`` are left out: they are meant for the
     configured backend, which may be another one.
@@ -35,15 +41,23 @@ def open_named(args: argparse.Namespace, backend: str, pairs: Sequence[str]) -> 
         name=args.inventory_name,
         lock_timeout=args.lock_timeout,
         env=env,
+        option_flag=flag,
     )
-    return open_store(settings, warn=warn, local_copy=False)
+    return open_store(settings, warn=warn, local_copy=False, read_only=read_only)
 
 
 def open_location(
-    args: argparse.Namespace, spec: str | None, pairs: Sequence[str], flag: str
+    args: argparse.Namespace,
+    spec: str | None,
+    pairs: Sequence[str],
+    flag: str,
+    read_only: bool = False,
 ) -> Store:
-    """The Store for ``spec``: None (the configured one), a backend name, or a URL."""
-    from osa_inventory.settings import resolve_settings
+    """The Store for ``spec``: None (the configured one), a backend name, or a URL.
+
+    ``read_only``: opened as a reader that creates and changes nothing (a dry run).
+    """
+    from osa_inventory.settings import Value, parse_pairs, resolve_references, resolve_settings
     from osa_inventory.store import open_store, url_settings
     from osa_inventory.store.registry import is_url
 
@@ -56,13 +70,15 @@ def open_location(
             lock_timeout=args.lock_timeout,
         )
     elif spec is not None:
-        return open_named(args, spec, pairs)
+        return open_named(args, spec, pairs, flag, read_only)
     else:
         settings = resolve_settings(
             args.config,
             backend=args.backend,
-            backend_options=[*args.backend_option, *pairs],
+            backend_options=args.backend_option,
             name=args.inventory_name,
             lock_timeout=args.lock_timeout,
         )
-    return open_store(settings, warn=warn, local_copy=False)
+        given = {key: Value(value, flag) for key, value in parse_pairs(pairs, flag).items()}
+        settings.options.update(resolve_references(given))
+    return open_store(settings, warn=warn, local_copy=False, read_only=read_only)

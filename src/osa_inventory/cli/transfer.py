@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from osa_inventory import progress
 from osa_inventory.cli.changes import add_change_flags, command_line, replace_inventory
-from osa_inventory.cli.common import open_store_from
+from osa_inventory.cli.common import open_store_from, store_flags
+from osa_inventory.cli.history import parse_version
 from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.cli.stores import open_location
 from osa_inventory.errors import ConfigError
-
-PHASES = {"read": "reading source", "write": "writing target", "verify": "verifying target"}
+from osa_inventory.inventory import hostvars_of
+from osa_inventory.words import plural
 
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -29,14 +29,14 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         action="store_true",
         help="OSA's inventory-manage -e format: hosts with hostvars and groups, and all vars",
     )
-    export.add_argument("--version", type=int, metavar="N", help="an earlier version")
+    export.add_argument("--version", metavar="N", help="export version N, not the current")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     add_format_flag(export, choices=("json", "yaml"), default="json")
     export.set_defaults(func=cmd_export)
 
     importer = commands.add_parser(
         "import",
-        parents=[parent],
+        parents=[store_flags()],
         help="replace the stored inventory by one read from a file, as a new version",
     )
     importer.add_argument(
@@ -53,20 +53,40 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
 
     migrate = commands.add_parser(
         "migrate",
-        parents=[parent],
+        parents=[store_flags(local_copy=False)],
         help="copy the inventory and its history to another backend, then verify the copy",
         description="SOURCE and TARGET are a backend name (options from osa.ini's "
         "[backend:NAME] and --from-option/--to-option) or a URL: file:///PATH, sqlite:////PATH, "
         "postgresql+psycopg://USER@HOST/DB, mysql+pymysql://USER@HOST/DB, "
-        "etcd://HOST:PORT[,HOST:PORT]/PREFIX. Without --from, the configured store.",
+        "etcd://HOST:PORT[,HOST:PORT]/PREFIX, craton+http://USER@HOST:PORT/v1?project_id=UUID "
+        "(key with --from-option/--to-option key_env=VAR). Without --from, the configured store.",
     )
-    migrate.add_argument("--from", dest="source", metavar="SOURCE", help="default: configured")
     migrate.add_argument(
-        "--from-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+        "--from",
+        dest="source",
+        metavar="SOURCE",
+        help="the store to copy: a backend name or URL (default: the configured store)",
     )
-    migrate.add_argument("--to", dest="target", metavar="TARGET", required=True)
     migrate.add_argument(
-        "--to-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+        "--from-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the source (repeatable; KEY_env=VAR and KEY_file=PATH read a value)",
+    )
+    migrate.add_argument(
+        "--to",
+        dest="target",
+        metavar="TARGET",
+        required=True,
+        help="the store to copy into: a backend name or URL",
+    )
+    migrate.add_argument(
+        "--to-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the target (repeatable; KEY_env=VAR and KEY_file=PATH read a value)",
     )
     migrate.add_argument(
         "--force", action="store_true", help="write into a target that already holds an inventory"
@@ -82,14 +102,24 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    with progress.for_stderr() as shown, progress.reporting(shown):
+        return _export(args, shown)
+
+
+def _export(args: argparse.Namespace, shown: progress.ProgressCallback) -> int:
     from osa_inventory.jsonio import dumps_inventory
     from osa_inventory.ops.exchange import osa_export
 
     store = open_store_from(args)
     try:
-        inventory = (
-            store.read_version(args.version) if args.version is not None else store.read().inventory
-        )
+        reading = f"reading {store.label}"
+        shown(reading, 0)
+        if args.version is None:
+            inventory = store.read().inventory
+        else:
+            inventory = store.read_version(parse_version(args.version, store))
+        hosts = len(hostvars_of(inventory))
+        shown(reading, hosts, hosts, "hosts")
     finally:
         store.close()
     if args.osa:
@@ -104,13 +134,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         target = Path(args.output)
         if not target.parent.is_dir():
             raise ConfigError(f"--output {target}: directory {target.parent} does not exist")
+
+        def write(stream: Any) -> None:
+            for chunk in progress.in_chunks(text.encode(), f"writing {target}", shown):
+                stream.write(chunk)
+
         try:  # a device, a FIFO or standard output is written to, never replaced
-            write_output(target, text.encode())
+            write_output(target, write)
         except OSError as exc:
             raise ConfigError(f"--output {target}: cannot write ({exc.strerror or exc})") from exc
         print(f"exported {store.label} to {target}", file=sys.stderr)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:  # the bytes a file would hold, also when OSA's JSON has no final newline
+        for piece in progress.in_chunks(text, "writing standard output", shown):
+            sys.stdout.write(piece)
+        sys.stdout.flush()
     return 0
 
 
@@ -120,63 +157,38 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from osa_inventory.ops.exchange import read_import
 
-    inventory, where = read_import(args.file, args.member)
-    return replace_inventory(
-        args,
-        inventory,
-        message=f"import {where}",
-        done=f"Imported {where}",
-        extra={"source": where},
-    )
+    with progress.for_stderr() as shown, progress.reporting(shown):
+        inventory, where = read_import(args.file, args.member, shown)
+        return replace_inventory(
+            args,
+            inventory,
+            message=f"import {where}",
+            done=f"Imported {where}",
+            extra={"source": where},
+            progress=shown,
+        )
 
 
 # -- migrate ---------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _progress(out: Output) -> Iterator[Any]:
-    """A progress hook: bars on a terminal (stderr), nothing otherwise."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if out.structured or not console.is_terminal:
-        yield lambda phase, done, total: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        tasks: dict[str, Any] = {}
-
-        def hook(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = progress.add_task(PHASES.get(phase, phase), total=total)
-            progress.update(tasks[phase], completed=done)
-
-        yield hook
-
-
 def cmd_migrate(args: argparse.Namespace) -> int:
     from osa_inventory.ops.migrate import migrate
 
-    source = open_location(args, args.source, args.from_option, "--from-option")
+    dry = args.dry_run  # a dry run creates nothing anywhere: both ends opened as readers
+    source = open_location(args, args.source, args.from_option, "--from-option", dry)
     try:
-        target = open_location(args, args.target, args.to_option, "--to-option")
+        target = open_location(args, args.target, args.to_option, "--to-option", dry)
         try:
             out = Output(args.format)
-            with _progress(out) as hook:
+            with progress.for_stderr() as shown:
                 result = migrate(
                     source,
                     target,
                     force=args.force,
                     dry_run=args.dry_run,
                     command=command_line(),
-                    progress=hook,
+                    progress=shown,
                 )
         finally:
             target.close()
@@ -193,15 +205,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         versions = f"version {copied[0]}"
     if result.dry_run:
         out.line(
-            f"Dry run: would copy {versions} ({result.hosts} hosts) from {result.source} "
+            f"Dry run: would copy {versions} ({plural(result.hosts, 'host')}) from {result.source} "
             f"to {result.target}; nothing written."
         )
         return 0
     written = [i.version for i in result.written if i is not None]
     now = f"; it is now at version {written[-1]}" if written else ""
     out.line(
-        f"Copied {versions} ({result.hosts} hosts) from {result.source} to {result.target}"
-        f"{now}. Verified: the target reads back equal to the source.",
+        f"Copied {versions} ({plural(result.hosts, 'host')}) from {result.source} to "
+        f"{result.target}{now}. Verified: the target reads back equal to the source.",
         "green",
     )
     return 0

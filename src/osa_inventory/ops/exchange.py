@@ -11,6 +11,7 @@ or one member of OSA's backup tar.
 
 from __future__ import annotations
 
+import os
 import sys
 import tarfile
 from collections.abc import Mapping
@@ -19,9 +20,12 @@ from typing import Any
 
 from osa_inventory.errors import ConfigError, StoreCorrupt
 from osa_inventory.fileio import parse_bytes
-from osa_inventory.inventory import check_shape, hostvars_of
+from osa_inventory.inventory import hostvars_of, shape_problem
+from osa_inventory.progress import NO_PROGRESS, ProgressCallback, read_in_chunks
 
 LATEST = "latest"
+#: the most an import reads: ten times the largest inventories seen (about 13 MB)
+MAX_IMPORT_BYTES = 128 * 1024 * 1024
 
 
 def _sorted_keys(value: Any) -> Any:
@@ -79,20 +83,28 @@ def _read_member(path: Path, member: str) -> tuple[bytes, str]:
         stream = tar.extractfile(chosen)
         if stream is None:  # pragma: no cover - only regular files are listed
             raise ConfigError(f"{path}:{chosen} is not a regular file")
-        return stream.read(), f"{path}:{chosen}"
+        return _read_capped(stream, f"{path}:{chosen}"), f"{path}:{chosen}"
 
 
-def read_import(source: str, member: str | None = None) -> tuple[dict[str, Any], str]:
+def read_import(
+    source: str, member: str | None = None, progress: ProgressCallback = NO_PROGRESS
+) -> tuple[dict[str, Any], str]:
     """The inventory to import from ``source`` (a path or ``-``); returns (inventory, where).
 
-    ``member`` picks a backup out of a tar (``latest``: the newest one).
+    ``member`` picks a backup out of a tar (``latest``: the newest one). ``progress``
+    hears of the bytes read.
     """
     if source == "-":
         if member:
             raise ConfigError("--member needs a tar file, not standard input")
-        data, where = sys.stdin.buffer.read(), "standard input"
+        data = _read_capped(sys.stdin.buffer, "standard input", progress)
+        where = "standard input"
     else:
         path = Path(source)
+        if path.exists() and not path.is_file():
+            raise ConfigError(
+                f"{path} is not a regular file; give the inventory JSON or backup tar"
+            )
         if not path.is_file():
             raise ConfigError(f"{path}: no such file; give the inventory JSON or backup tar")
         if tarfile.is_tarfile(path):
@@ -108,7 +120,10 @@ def read_import(source: str, member: str | None = None) -> tuple[dict[str, Any],
             if member:
                 raise ConfigError(f"{path} is not a tar archive; --member is for backup tars")
             try:
-                data, where = path.read_bytes(), str(path)
+                with open(path, "rb") as stream:
+                    size = os.fstat(stream.fileno()).st_size
+                    data = _read_capped(stream, str(path), progress, size)
+                where = str(path)
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     try:
@@ -117,6 +132,19 @@ def read_import(source: str, member: str | None = None) -> tuple[dict[str, Any],
         raise ConfigError(f"{_first_part(exc)}; give a valid inventory JSON file") from exc
     _check_importable(inventory, where)
     return inventory, where
+
+
+def _read_capped(
+    stream: Any, where: str, progress: ProgressCallback = NO_PROGRESS, total: int | None = None
+) -> bytes:
+    """All of ``stream``, refusing more than MAX_IMPORT_BYTES (``/dev/zero`` never ends)."""
+    data = read_in_chunks(stream, f"reading {where}", progress, total, limit=MAX_IMPORT_BYTES)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ConfigError(
+            f"{where}: more than {MAX_IMPORT_BYTES // 2**20} MiB, far more than any inventory; "
+            "give the inventory JSON (openstack_inventory.json or 'osa-inventory export')"
+        )
+    return bytes(data)
 
 
 def _first_part(exc: Exception) -> str:
@@ -136,7 +164,6 @@ def _check_importable(inventory: dict[str, Any], where: str) -> None:
             f"{where}: not an inventory in OSA's format (no _meta.hostvars); give "
             "openstack_inventory.json or the output of 'osa-inventory export'"
         )
-    try:
-        check_shape(inventory, where)
-    except StoreCorrupt as exc:
-        raise ConfigError(f"{_first_part(exc)}; fix the file") from exc
+    problem = shape_problem(inventory)
+    if problem:
+        raise ConfigError(f"{where}: not an inventory in OSA's format ({problem}); fix the file")

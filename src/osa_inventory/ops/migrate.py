@@ -11,22 +11,19 @@ written; if it changes meanwhile the migration fails and says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from osa_inventory.errors import ConfigError, StaleWrite, StoreError
+from osa_inventory.debuglog import debug
+from osa_inventory.errors import ConfigError, StaleWrite, StoreError, StoreMissing
 from osa_inventory.inventory import empty_inventory, hostvars_of
+from osa_inventory.progress import NO_PROGRESS, ProgressCallback, reporting
 from osa_inventory.store.backend import VersionInfo, WriteMeta
 from osa_inventory.store.store import Snapshot, Store
+from osa_inventory.words import plural
 
-#: called as (phase, done, total) while copying: phase is "read", "write" or "verify"
-ProgressHook = Callable[[str, int, int], None]
 TIME_TOLERANCE = 1e-6
-
-
-def _no_progress(phase: str, done: int, total: int) -> None:
-    """The default progress hook: nothing."""
+READING, WRITING, VERIFYING = "reading source", "writing target", "verifying target"
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ def _identity(snapshot: Snapshot) -> tuple[Any, ...] | None:
 
 
 def read_source(
-    store: Store, progress: ProgressHook = _no_progress
+    store: Store, progress: ProgressCallback = NO_PROGRESS
 ) -> tuple[Snapshot, list[SourceVersion]]:
     """The current snapshot and every retained version of ``store``, oldest first.
 
@@ -83,9 +80,10 @@ def read_source(
         return snapshot, [SourceVersion(None, snapshot.inventory)]
     infos = store.history()
     versions = []
+    progress(READING, 0, len(infos), "versions")
     for done, info in enumerate(infos, 1):
         versions.append(SourceVersion(info, store.read_version(info.version)))
-        progress("read", done, len(infos))
+        progress(READING, done, len(infos), "versions")
     if not versions or versions[-1].inventory != snapshot.inventory:
         raise StaleWrite(f"source {store.label} changed while it was read; rerun the migration")
     return snapshot, versions
@@ -113,9 +111,26 @@ def migrate(
     force: bool = False,
     dry_run: bool = False,
     command: str = "",
-    progress: ProgressHook = _no_progress,
+    progress: ProgressCallback = NO_PROGRESS,
 ) -> MigrationReport:
-    """Copy ``source`` (current inventory and retained history) to ``target`` and verify it."""
+    """Copy ``source`` (current inventory and retained history) to ``target`` and verify it.
+
+    ``progress`` hears of reading the source (in versions), writing the target and
+    verifying it (in hosts, summed over the versions); backends may report finer
+    steps through :func:`osa_inventory.progress.report`.
+    """
+    with reporting(progress):
+        return _migrate(source, target, force, dry_run, command, progress)
+
+
+def _migrate(
+    source: Store,
+    target: Store,
+    force: bool,
+    dry_run: bool,
+    command: str,
+    progress: ProgressCallback,
+) -> MigrationReport:
     if source.label == target.label:
         raise ConfigError(f"source and target are the same store ({source.label})")
     report = MigrationReport(source.label, target.label, dry_run=dry_run)
@@ -124,7 +139,7 @@ def migrate(
     report.hosts = len(hostvars_of(versions[-1].inventory))
     if not source.versioned:
         report.notes.append(f"{source.label} keeps no history: copying the current inventory only")
-    existing = target.read()
+    existing = _existing(target, dry_run, report)
     if not is_empty(existing) and not force:
         where = f" (version {existing.version.version})" if existing.version else ""
         raise ConfigError(
@@ -135,13 +150,17 @@ def migrate(
     report.copied = [v.info for v in versions]
     if dry_run:
         return report
+    hosts = sum(len(hostvars_of(v.inventory)) for v in versions)
     with target.locked():
         if _identity(target.read()) != _identity(existing):
             raise StaleWrite(f"target {target.label} changed since it was checked; rerun")
-        for done, version in enumerate(versions, 1):
+        done = 0
+        progress(WRITING, done, hosts, "hosts")
+        for version in versions:
             meta = _meta_for(version.info, source.label, command)
             report.written.append(target.append_version(version.inventory, meta))
-            progress("write", done, len(versions))
+            done += len(hostvars_of(version.inventory))
+            progress(WRITING, done, hosts, "hosts")
     numbers = [v.info.version for v in versions if v.info is not None]
     written = [w.version for w in report.written if w is not None]
     if is_empty(existing) and written and numbers and written != numbers:
@@ -159,6 +178,18 @@ def migrate(
     return report
 
 
+def _existing(target: Store, dry_run: bool, report: MigrationReport) -> Snapshot:
+    """What the target holds; in a dry run, a target not created yet holds nothing."""
+    try:
+        return target.read()
+    except StoreMissing as exc:
+        if not dry_run:
+            raise
+        report.notes.append(f"{target.label} does not exist yet; the migration creates it")
+        debug("dry run: %s", exc)
+        return Snapshot(empty_inventory(), None)
+
+
 def _fit_target(
     versions: list[SourceVersion], target: Store, report: MigrationReport
 ) -> list[SourceVersion]:
@@ -173,7 +204,7 @@ def _fit_target(
     if retention and retention.versions and len(versions) > retention.versions:
         dropped = len(versions) - retention.versions
         report.notes.append(
-            f"{target.label} keeps {retention.versions} versions ({retention.option}="
+            f"{target.label} keeps {plural(retention.versions, 'version')} ({retention.option}="
             f"{retention.value}): the oldest {dropped} of {len(versions)} were not copied; "
             f"raise {retention.option} on the target to keep them all"
         )
@@ -181,8 +212,12 @@ def _fit_target(
     return versions
 
 
-def verify(versions: list[SourceVersion], target: Store, progress: ProgressHook) -> None:
+def verify(
+    versions: list[SourceVersion], target: Store, progress: ProgressCallback = NO_PROGRESS
+) -> None:
     """The target must now end with exactly ``versions``: content and metadata."""
+    hosts = sum(len(hostvars_of(v.inventory)) for v in versions)
+    progress(VERIFYING, 0, hosts, "hosts")
     current = target.read()
     if current.inventory != versions[-1].inventory:
         raise StoreError(
@@ -190,7 +225,7 @@ def verify(versions: list[SourceVersion], target: Store, progress: ProgressHook)
             "check the target backend, then rerun with --force"
         )
     if not target.versioned or versions[-1].info is None:
-        progress("verify", 1, 1)
+        progress(VERIFYING, hosts, hosts, "hosts")
         return
     infos = target.history()[-len(versions) :]
     if len(infos) != len(versions):
@@ -198,7 +233,8 @@ def verify(versions: list[SourceVersion], target: Store, progress: ProgressHook)
             f"verification failed: {target.label} kept {len(infos)} of the {len(versions)} "
             "versions written"
         )
-    for done, (version, info) in enumerate(zip(versions, infos, strict=True), 1):
+    done = 0
+    for version, info in zip(versions, infos, strict=True):
         problem = _meta_mismatch(version.info, info)
         if problem is None and target.read_version(info.version) != version.inventory:
             problem = "content differs"
@@ -207,7 +243,8 @@ def verify(versions: list[SourceVersion], target: Store, progress: ProgressHook)
                 f"verification failed: version {info.version} of {target.label} (copy of source "
                 f"version {version.info.version if version.info else '?'}): {problem}"
             )
-        progress("verify", done, len(versions))
+        done += len(hostvars_of(version.inventory))
+        progress(VERIFYING, done, hosts, "hosts")
 
 
 def _meta_mismatch(expected: VersionInfo | None, got: VersionInfo) -> str | None:

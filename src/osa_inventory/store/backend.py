@@ -26,6 +26,7 @@ capability                 methods
 :class:`VersionedBackend`  ``head``/``list_versions``/``read_version``/
                            ``write_version`` (compare-and-swap); without it: no
                            history
+:class:`Overwriter`        ``overwrite``: a version on top of a damaged head
 :class:`CurrentReader`     ``read_current()``: head and content from one read
 :class:`CanonicalReader`   ``read_current_bytes()``: the head's canonical bytes
 :class:`CanonicalWriter`   ``write_canonical(data, ...)``: a version given those bytes
@@ -35,6 +36,7 @@ capability                 methods
 :class:`HostReader`        ``load_host(name)``: one host's variables, for ``--host``
 :class:`RetentionReporter` ``retention()``: how many versions are kept
 :class:`SchemaAdmin`       ``upgrade_schema``/``schema_status`` (``osa-inventory db``)
+:class:`DoctorChecks`      ``doctor_checks()``: rows of its own for ``osa-inventory doctor``
 :class:`Describable`       ``describe()``: where the store is, for messages
 :class:`Closable`          ``close()``: release connections
 :class:`URLBackend`        class-level ``url_schemes``/``options_from_url``
@@ -67,6 +69,7 @@ __all__ = [
     "CurrentReader",
     "DefaultOptions",
     "Describable",
+    "DoctorChecks",
     "FingerprintRecorder",
     "HistoryRedactor",
     "HostReader",
@@ -75,6 +78,7 @@ __all__ = [
     "LockingBackend",
     "MinimalBackend",
     "Option",
+    "Overwriter",
     "Retention",
     "RetentionReporter",
     "SchemaAdmin",
@@ -183,8 +187,34 @@ class LockHolder(_Record):
             return False
         return False
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The holder a lock record names; TypeError when it is not a whole, well-typed one."""
+        holder = super().from_dict(data)
+        numbers = (holder.pid, holder.since, 0.0 if holder.expires is None else holder.expires)
+        texts = (holder.lock_id, holder.user, holder.host, holder.command)
+        if not all(isinstance(t, str) for t in texts) or not all(
+            isinstance(n, int | float) and not isinstance(n, bool) for n in numbers
+        ):
+            raise TypeError(f"not a lock holder record: {data!r:.80}")
+        return holder
+
+    @classmethod
+    def unknown(cls, lock_id: str = "", expires: float | None = None) -> LockHolder:
+        """A holder whose record is missing or unreadable: only its lock id may be known."""
+        return cls(lock_id=lock_id, user="", host="", pid=0, since=0.0, expires=expires)
+
+    @property
+    def is_unknown(self) -> bool:
+        return not (self.user or self.host or self.pid)
+
     def describe(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
+        from osa_inventory.timefmt import local_time
+
+        if self.is_unknown:
+            known = f" (lock id {self.lock_id})" if self.lock_id else ""
+            return f"an unknown holder{known}: its lock record is missing or unreadable"
+        when = local_time(self.since)
         return f"{self.user}@{self.host} pid {self.pid} since {when} (lock id {self.lock_id})"
 
 
@@ -385,6 +415,16 @@ class HistoryRedactor(Protocol):
 
 
 @runtime_checkable
+class Overwriter(Protocol):
+    """Writes a new version on top of a head that may be damaged (recovery)."""
+
+    def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> VersionInfo:
+        """Store ``inventory`` as the next version whatever the head holds, reading none
+        of the current version's content (the lock is held); ``rollback`` and ``import``
+        use it when the current version cannot be read."""
+
+
+@runtime_checkable
 class CurrentReader(Protocol):
     """Head and content from one consistent read (no writer can slip in between)."""
 
@@ -447,6 +487,14 @@ class SchemaAdmin(Protocol):
 
 
 @runtime_checkable
+class DoctorChecks(Protocol):
+    """Checks of its own that ``osa-inventory doctor`` shows after the common ones."""
+
+    def doctor_checks(self) -> list[tuple[str, str, str]]:
+        """(check, status, detail) rows; status is ok, warn, FAIL, info or skip."""
+
+
+@runtime_checkable
 class Describable(Protocol):
     """Says where the store is, for messages, the lock's label and the history."""
 
@@ -487,6 +535,7 @@ CAPABILITIES: dict[str, type] = {
     "lock-takeover-report": TakeoverReporter,
     "lock-liveness": LockLiveness,
     "versions": VersionedBackend,
+    "overwrite": Overwriter,
     "snapshot-read": CurrentReader,
     "canonical-bytes": CanonicalReader,
     "canonical-writes": CanonicalWriter,
@@ -495,6 +544,7 @@ CAPABILITIES: dict[str, type] = {
     "host-reads": HostReader,
     "retention": RetentionReporter,
     "schema": SchemaAdmin,
+    "doctor-checks": DoctorChecks,
     "describe": Describable,
     "close": Closable,
     "urls": URLBackend,
@@ -544,6 +594,10 @@ class Backend:
         config: dict[str, Any] = {}
         for key, option in self.options.items():
             value = options.get(key, option.default)
+            if option.required and isinstance(value, str) and not value.strip():
+                raise ConfigError(
+                    f"backend {label}: option {key} is empty ({option.help}); give it a value"
+                )
             if value is None and option.required:
                 raise ConfigError(
                     f"backend {label}: option {key} is required ({option.help}); set it in "

@@ -172,7 +172,10 @@ class LocalCache:
         directory = self.path.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.check()  # made by someone else meanwhile
-        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        from osa_inventory.tempfiles import SUFFIX, remove_stale_temp_files, temp_prefix
+
+        remove_stale_temp_files(self.path)  # left by a reader killed mid-write
+        fd, temp = tempfile.mkstemp(prefix=temp_prefix(self.path), suffix=SUFFIX, dir=directory)
         try:
             os.fchmod(fd, NEW_FILE_MODE)  # whatever the umask
             with os.fdopen(fd, "wb") as handle:
@@ -203,6 +206,8 @@ class CachingStore(Store):
         #: why the backend could not be read, once this run served the cached copy
         self.offline: str | None = None
         self._served: CachedCopy | None = None
+        #: the backend did not answer the head request just made (read_canonical)
+        self._unreachable: StoreUnavailable | None = None
 
     # -- reading --
 
@@ -215,10 +220,7 @@ class CachingStore(Store):
         reads through :meth:`read`, which refreshes the copy or serves it
         during an outage.
         """
-        try:
-            version = super().head()
-        except StoreUnavailable:
-            return None, None
+        version = self.head()
         if version is None:
             return None, None
         body = self.cache.canonical_bytes(version.to_dict())
@@ -228,13 +230,24 @@ class CachingStore(Store):
         return version, body
 
     def head(self) -> VersionInfo | None:
-        """The backend's head, or None when it cannot be reached (a read then serves the copy)."""
+        """The backend's head, or None when it cannot be reached (a read then serves the copy).
+
+        An unreachable backend is asked once: the read that follows serves the copy
+        at once, so an outage costs one ``timeout``, not one per request.
+        """
+        if self._unreachable is not None:
+            return None
         try:
             return super().head()
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
+            self._unreachable = exc
             return None
 
     def _read(self) -> Snapshot:
+        unreachable, self._unreachable = self._unreachable, None
+        if unreachable is not None and self._holder is None:
+            # asked a moment ago, for this same read: one timeout, not two
+            return self._serve_cached(unreachable)
         try:
             snapshot = super()._read()
         except StoreUnavailable as exc:

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
+from osa_inventory.errors import ConfigError, OsaInventoryError
 from osa_inventory.settings import (
     DEFAULT_NAME,
     Settings,
     Value,
     lookups_setting,
+    mask_url_password,
+    option_layer,
     parse_pairs,
     remember_secrets,
 )
 from osa_inventory.store.backend import Describable, MinimalBackend
-from osa_inventory.store.registry import load_backend_class, parse_url
+from osa_inventory.store.registry import load_backend_class, parse_url, plugin_failure
 from osa_inventory.store.store import Store
 
 __all__ = ["open_backend", "open_store", "store_label", "url_settings"]
@@ -50,8 +54,13 @@ def open_backend(
     declared = getattr(backend_class, "options", None)
     if inventory_name is not None and isinstance(declared, Mapping) and "name" in declared:
         chosen.setdefault("name", inventory_name)
-    instance = backend_class()
-    instance.register(chosen)
+    try:
+        instance = backend_class()
+        instance.register(chosen)
+    except OsaInventoryError:
+        raise
+    except (Exception, SystemExit) as exc:  # a plugin's own bug: name it, one line
+        raise plugin_failure(backend, "starting it", exc) from exc
     return instance
 
 
@@ -86,11 +95,18 @@ def url_settings(
 ) -> Settings:
     """Settings for a store named by a URL, plus ``options`` (``key=value``, named ``flag``).
 
-    The URL is the whole location: osa.ini and the environment play no part.
+    The URL is the whole location: osa.ini plays no part, and the environment only
+    where an option names it (``key_env=VAR``; ``password_file=PATH`` names a file).
+    An option that the URL gives already is refused rather than silently preferred.
     """
     backend, found = parse_url(url)
-    chosen = {key: Value(value, "URL") for key, value in found.items()}
-    chosen.update({key: Value(value, flag) for key, value in parse_pairs(options, flag).items()})
+    chosen = option_layer(found, "URL")
+    for key, item in option_layer(parse_pairs(options, flag), flag).items():
+        if key in chosen:
+            raise ConfigError(
+                f"option {key} is given by the URL and by {item.origin}; give it one way only"
+            )
+        chosen[key] = item
     remember_secrets(backend, chosen)
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     return Settings(
@@ -100,6 +116,35 @@ def url_settings(
         lock_timeout=Value(timeout, "--lock-timeout" if lock_timeout is not None else "default"),
         options=chosen,
     )
+
+
+def _check_one_password(settings: Settings) -> None:
+    """A URL that carries a password, and a password option too: refused, never one preferred."""
+    password = settings.options.get("password")
+    if password is None:
+        return
+    for key, item in settings.options.items():
+        if key != "password" and mask_url_password(str(item.value)) != str(item.value):
+            raise ConfigError(
+                f"option {key} ({item.origin}) is a URL with a password, and option password "
+                f"({password.origin}) gives one too; give the password one way only "
+                f"(better: drop it from the {key})"
+            )
+
+
+def _with_sources(exc: ConfigError, settings: Settings) -> ConfigError:
+    """``exc`` naming where each option it mentions was set (osa.ini line, variable, flag)."""
+    message = str(exc)
+    mentioned = [
+        f"{key} from {item.origin}"
+        for key, item in sorted(settings.options.items())
+        if not item.source.startswith("default")
+        and re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", message)
+        and item.origin not in message
+    ]
+    if not mentioned:
+        return exc
+    return type(exc)(f"{message} ({'; '.join(mentioned)})")
 
 
 def open_store(
@@ -119,7 +164,11 @@ def open_store(
     if isinstance(settings, str):
         settings = url_settings(settings)
     name, options = str(settings.backend.value), settings.backend_options()
-    backend = open_backend(name, options, settings.name.value, read_only=read_only)
+    _check_one_password(settings)
+    try:
+        backend = open_backend(name, options, settings.name.value, read_only=read_only)
+    except ConfigError as exc:
+        raise _with_sources(exc, settings) from exc
     label = store_label(backend, name, options)
     timeout = float(settings.lock_timeout.value)
     lookups = bool(settings.allow_jinja_lookups.value)

@@ -161,7 +161,7 @@ class FileLock:
                     current = self._read_holder(fd)
                     os.close(fd)
                     if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        return current or LockHolder("?", "?", "?", 0, 0.0)
+                        return current or LockHolder.unknown()
                     raise StoreUnavailable(f"cannot lock {self.path}: {exc.strerror}") from exc
                 if not self._still_at_path(dir_fd, fd):
                     os.close(fd)  # locked a file its holder removed: take the one there now
@@ -212,7 +212,7 @@ class FileLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError:
-                return self._read_holder(fd) or LockHolder("?", "?", "?", 0, 0.0)
+                return self._read_holder(fd) or LockHolder.unknown()
             fcntl.flock(fd, fcntl.LOCK_UN)
             return None
         finally:

@@ -31,6 +31,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "postgresql": "osa_inventory.backends.sql:PostgreSQLBackend",
     "mysql": "osa_inventory.backends.sql:MySQLBackend",
     "etcd": "osa_inventory.backends.etcd:EtcdBackend",
+    "craton": "osa_inventory.backends.craton:CratonBackend",
 }
 
 REQUIRED_METHODS = ("register", "load", "write")
@@ -60,10 +61,24 @@ def _import_target(target: str) -> Any:
             f"backend {target}: cannot import {module_name} ({exc}); install the package "
             "that provides it"
         ) from exc
+    except (Exception, SystemExit) as exc:  # a broken plugin may raise anything, even exit
+        raise plugin_failure(target, f"importing {module_name}", exc) from exc
     try:
         return getattr(module, attribute)
     except AttributeError as exc:
         raise ConfigError(f"backend {target}: {module_name} has no attribute {attribute}") from exc
+
+
+def plugin_failure(backend: str, action: str, exc: BaseException) -> StoreUnavailable:
+    """The one-line error for a backend whose own code failed in ``action``."""
+    if isinstance(exc, SystemExit):
+        what = f"called sys.exit({exc.code!r})"
+    else:
+        detail = str(exc).strip().splitlines()
+        what = f"raised {type(exc).__name__}" + (f": {detail[0]}" if detail else "")
+    return StoreUnavailable(
+        f"backend {backend}: {action} {what}; fix or reinstall the plugin that provides it"
+    )
 
 
 def missing_requirements(backend_class: Any) -> str:
@@ -127,14 +142,20 @@ def _load_plugin(name: str) -> Any:
         manager: driver.DriverManager[Any] = driver.DriverManager(
             NAMESPACE, name, invoke_on_load=False, on_load_failure_callback=on_failure
         )
+    except SystemExit as exc:  # stevedore reports exceptions, not an exit on import
+        raise plugin_failure(name, "importing it", exc) from exc
     except NoMatches:
         if failures:
             raise StoreUnavailable(
                 f"backend {name} failed to load ({failures[0]}); install its dependencies"
             ) from None
-        known = ", ".join(info.name for info in list_backends()) or "none"
+        import difflib
+
+        names = [info.name for info in list_backends()]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise ConfigError(
-            f"unknown backend {name!r}; available backends: {known} "
+            f"unknown backend {name!r}; {hint}available backends: {', '.join(names) or 'none'} "
             "(or give an import path 'package.module:Class')"
         ) from None
     return manager.driver
@@ -147,7 +168,7 @@ def find_backend_class(name: str) -> Any:
     """
     try:
         return _find_class(name)
-    except Exception:  # a broken plugin may raise anything on import
+    except (Exception, SystemExit):  # a broken plugin may raise anything on import
         return None
 
 
@@ -221,7 +242,7 @@ def _url_backends(failures: list[str]) -> Iterator[tuple[str, Any]]:
             continue
         try:
             backend_class = entry.load()
-        except Exception as exc:  # a broken plugin may raise anything on import
+        except (Exception, SystemExit) as exc:  # a broken plugin may raise anything on import
             failures.append(f"backend {entry.name} failed to load ({entry.value}: {exc})")
             continue
         if isinstance(backend_class, URLBackend):

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from osa_inventory.debuglog import debug, warning
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
-from osa_inventory.errors import ConfigError, LockTimeout, StaleWrite, StoreError
+from osa_inventory.errors import ConfigError, HistoryCorrupt, LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
@@ -35,6 +35,7 @@ from osa_inventory.store.backend import (
     LockingBackend,
     LockLiveness,
     MinimalBackend,
+    Overwriter,
     Retention,
     RetentionReporter,
     TakeoverReporter,
@@ -123,6 +124,9 @@ class Store:
         self._holder: LockHolder | None = None
         #: the inventory append_version wrote last (a migration writes a series)
         self._appended: dict[str, Any] | None = None
+        #: why the history could not be read, when the inventory was served without it;
+        #: said once, as a warning on close, or as the error of a write that needs it
+        self._history_problem: HistoryCorrupt | None = None
 
     def capability(self, protocol: type[Capability]) -> Capability | None:
         """The backend as ``protocol`` (a capability of store/backend.py), or None."""
@@ -137,6 +141,18 @@ class Store:
         return snapshot
 
     def _read(self) -> Snapshot:
+        try:
+            return self._read_versioned()
+        except HistoryCorrupt as exc:  # the inventory itself is intact: serve it, warn
+            return self._without_history(exc)
+
+    def _without_history(self, problem: HistoryCorrupt) -> Snapshot:
+        """The current inventory read alone (``load``), when only the history is damaged."""
+        self._history_problem = problem
+        inventory = self.backend.load()
+        return Snapshot(inventory if inventory else empty_inventory(), None)
+
+    def _read_versioned(self) -> Snapshot:
         if isinstance(self.backend, CurrentReader):  # head and content from one read
             version, inventory = self.backend.read_current()
             return Snapshot(inventory, version)
@@ -157,7 +173,10 @@ class Store:
         """
         if not isinstance(self.backend, CanonicalReader):
             return None, None
-        return self.backend.read_current_bytes()
+        try:
+            return self.backend.read_current_bytes()
+        except HistoryCorrupt:  # no version to vouch for the bytes: read() says why
+            return None, None
 
     def parse_canonical(self, version: VersionInfo | None, data: bytes) -> Snapshot:
         """The snapshot whose canonical bytes :meth:`read_canonical` returned (no second read)."""
@@ -169,7 +188,8 @@ class Store:
 
     def head(self) -> VersionInfo | None:
         """The current version (None: an empty store, or one that keeps no versions)."""
-        return self._versions.head() if self._versions is not None else None
+        with self._history_error():
+            return self._versions.head() if self._versions is not None else None
 
     def load(self) -> dict[str, Any]:
         return self.read().inventory
@@ -184,12 +204,23 @@ class Store:
             raise StoreError(
                 f"backend {self.label} keeps no versions; history needs a backend with versions"
             )
-        return self._versions.list_versions()
+        with self._history_error():
+            return self._versions.list_versions()
 
     def read_version(self, version: int) -> dict[str, Any]:
         if self._versions is None:
             raise StoreError(f"backend {self.label} keeps no versions")
-        return self._versions.read_version(version)
+        with self._history_error():
+            return self._versions.read_version(version)
+
+    @contextlib.contextmanager
+    def _history_error(self) -> Iterator[None]:
+        """A damaged history raised to the caller is its error: no warning about it on close."""
+        try:
+            yield
+        except HistoryCorrupt:
+            self._history_problem = None
+            raise
 
     def retention(self) -> Retention | None:
         """How many versions the backend keeps (None: it does not say)."""
@@ -202,6 +233,9 @@ class Store:
     @contextlib.contextmanager
     def locked(self) -> Iterator[LockHolder]:
         """Hold the store lock for the duration of the block."""
+        if self._history_problem is not None:  # a writer needs the history: refuse, once
+            problem, self._history_problem = self._history_problem, None
+            raise problem
         if self._holder is not None:  # re-entrant within one Store
             yield self._holder
             return
@@ -229,13 +263,24 @@ class Store:
             if self.is_abandoned(current) and self._break_abandoned(current):
                 continue
             if time.monotonic() >= deadline:
-                raise LockTimeout(
-                    f"store {self.label} is locked by {current.describe()}; waited "
-                    f"{self.lock_timeout:g} s. Retry later, or if that process is gone run "
-                    f"'osa-inventory lock break {current.lock_id}'"
-                )
+                raise self._lock_timeout(current)
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+    def _lock_timeout(self, current: LockHolder) -> LockTimeout:
+        waited = (
+            f"store {self.label} is locked by {current.describe()}; waited {self.lock_timeout:g} s"
+        )
+        if not current.lock_id:  # nothing to name it by: a lock that ends with its process
+            return LockTimeout(f"{waited}. Retry later: the lock is released when its holder ends")
+        gone = (
+            "no osa-inventory command is still running"
+            if current.is_unknown
+            else "that process is gone"
+        )
+        return LockTimeout(
+            f"{waited}. Retry later, or if {gone}, run 'osa-inventory lock break {current.lock_id}'"
+        )
 
     def _break_abandoned(self, holder: LockHolder) -> bool:
         """Break a lock whose holder is gone; False when the locker refuses (e.g. a live flock)."""
@@ -388,6 +433,25 @@ class Store:
             return None
         return self._versions.write_version(inventory, recorded(meta), self._versions.head())
 
+    def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> CommitResult:
+        """Write ``inventory`` as a new version without reading the current one; lock held.
+
+        For recovery (``rollback``, ``import``) when the current version is damaged
+        and cannot be read: no comparison, no stale-write check.
+        """
+        if self._holder is None:
+            raise StoreError("internal error: write without holding the store lock")
+        self._check_lookups(inventory, None)  # the current version is unreadable: scan it all
+        meta = recorded(meta)
+        if isinstance(self.backend, Overwriter):
+            version: VersionInfo | None = self.backend.overwrite(inventory, meta)
+        elif self._versions is not None:
+            version = self._versions.write_version(inventory, meta, self._versions.head())
+        else:
+            self.backend.write(inventory)
+            version = None
+        return self._written(CommitResult(True, version, inventory))
+
     def _check_base(
         self, base: VersionInfo | None, current: VersionInfo | None, force: bool
     ) -> None:
@@ -477,5 +541,8 @@ class Store:
             return self.commit(new, base=base, meta=meta, force=force)
 
     def close(self) -> None:
+        if self._history_problem is not None:  # served without it: say so, once
+            problem, self._history_problem = self._history_problem, None
+            self.warn(f"{problem}; until then the inventory is served as stored, never written")
         if isinstance(self.backend, Closable):
             self.backend.close()

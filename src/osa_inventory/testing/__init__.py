@@ -4,6 +4,7 @@
 * :mod:`.servers`: PostgreSQL and MariaDB servers started from this machine's
   binaries, for tests and benchmarks;
 * :mod:`.etcd_cluster`: a real etcd cluster on loopback;
+* :mod:`.craton_server`: a real OpenStack Craton API from the ``shared/craton`` kit;
 * :mod:`.deployment`: a prod-shaped OSA deployment of any size
   (``python -m osa_inventory.testing.deployment --computes N --out DIR``).
 

@@ -59,6 +59,7 @@ from osa_inventory.store.backend import (
     FingerprintRecorder,
     HostReader,
     LockHolder,
+    Overwriter,
     RetentionReporter,
     VersionedBackend,
     VersionInfo,
@@ -559,6 +560,28 @@ class BackendConformance:
         with pytest.raises(StaleWrite):  # a compare-and-swap like write_version
             backend.write_canonical(dumps_inventory(sample_inventory()).encode(), meta, None)
         assert self.open(backend_spec).load() == unicode_inventory()
+
+    def test_overwrite_writes_on_top_of_any_head(self, backend_spec: BackendSpec) -> None:
+        """``overwrite`` (recovery): a new version after the head, with no compare-and-swap."""
+        store = self.empty_store(backend_spec)
+        backend = store.backend
+        if not isinstance(backend, Overwriter):
+            pytest.skip(f"{type(backend).__name__} has no overwrite")
+        self.require_versions(backend)
+        first = store.update(replacing(sample_inventory()), message="first").version
+        assert first is not None
+        meta = WriteMeta.for_this_process(message="recovered", command="conformance")
+        with store.locked():
+            result = store.overwrite(unicode_inventory(), meta)
+        assert result.version is not None and result.version.version > first.version
+        reader = self.open(backend_spec)
+        assert reader.load() == unicode_inventory()
+        head = reader.head()
+        assert head is not None and (head.version, head.message) == (
+            result.version.version,
+            "recovered",
+        )
+        assert reader.read_version(first.version) == sample_inventory()
 
     def test_fingerprint_is_read_back(self, backend_spec: BackendSpec) -> None:
         store = self.empty_store(backend_spec)

@@ -37,6 +37,7 @@ from osa_inventory.backends.etcd.tree import (
     REPAIR,
     Ref,
     Root,
+    Tree,
     assemble,
     bucket_of,
     build,
@@ -49,6 +50,7 @@ from osa_inventory.backends.etcd.tree import (
 )
 from osa_inventory.errors import ConfigError, LockTimeout, StaleWrite, StoreCorrupt, StoreError
 from osa_inventory.inventory import empty_inventory
+from osa_inventory.progress import BYTES, report
 from osa_inventory.store.backend import (
     Backend,
     LockHolder,
@@ -64,6 +66,7 @@ LOG = logging.getLogger(__name__)
 BATCH_KEYS = 100
 #: etcd's default --max-request-bytes is 1.5 MiB; stay well below it
 BATCH_BYTES = 1024 * 1024
+UPLOADING = "uploading to etcd"
 #: fetch this many missing keys one by one at most; more means a prefix scan
 POINT_FETCH_LIMIT = 256
 READ_ATTEMPTS = 3
@@ -179,7 +182,11 @@ class EtcdBackend(Backend):
         self.last_write: dict[str, int] = {}
 
     def describe(self) -> str:
-        return f"etcd:{self.layout.describe()}"
+        """``etcd://HOST:PORT[,HOST:PORT]/PREFIX/NAME`` (``etcds`` over https): which cluster,
+        and where in it; never a user or password."""
+        endpoints = self.client.config.endpoints
+        scheme = "etcds" if all(e.scheme == "https" for e in endpoints) else "etcd"
+        return f"{scheme}://{','.join(map(str, endpoints))}{self.layout.describe()}"
 
     def close(self) -> None:
         self.lock.close()
@@ -366,6 +373,58 @@ class EtcdBackend(Backend):
         have_objects: set[str] = set()
         if doc is not None:
             have_chunks, have_objects = self.referenced(root_of(doc), revision)
+        number = doc["version"] + 1 if doc else self._next_version_number(meta.first_version)
+        lineage = doc["lineage"] if doc else new_lineage()
+        return self._store_tree(tree, head_kv, number, lineage, meta, have_chunks, have_objects)
+
+    def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> VersionInfo:
+        """A new version whatever ``head`` holds (recovery from a damaged store).
+
+        Nothing of the current version is read or trusted: every chunk and object
+        of the new version is written (one referred to but missing is written
+        again), numbered after every version record, in the lineage of the head
+        or, when the head is unreadable, of the newest readable record.
+        """
+        tree = build(inventory)
+        revision, head_kv = self.client.get(self.layout.head)
+        records = []
+        for kv in [head_kv] if head_kv else []:
+            try:
+                records.append(parse_record(kv))
+            except StoreCorrupt:
+                LOG.info("overwriting a damaged head")
+        numbers = [r["version"] for r in records]
+        for kv in self.client.scan(self.layout.versions, revision=revision, keys_only=True):
+            numbers.append(self.layout.version_number(kv.key) or 0)
+        if not records and numbers:
+            records += self._newest_readable(max(numbers), revision)
+        number = max(numbers, default=0) + 1
+        lineage = records[0]["lineage"] if records else new_lineage()
+        return self._store_tree(tree, head_kv, number, lineage, meta, set(), set())
+
+    def _newest_readable(self, newest: int, revision: int) -> list[dict[str, Any]]:
+        """The newest version record at or below ``newest`` that parses (none: empty)."""
+        for number in range(newest, max(newest - self.keep_versions * 2, 0), -1):
+            _, kv = self.client.get(self.layout.version(number), revision=revision)
+            if kv is None:
+                continue
+            try:
+                return [parse_record(kv)]
+            except StoreCorrupt:
+                continue
+        return []
+
+    def _store_tree(
+        self,
+        tree: Tree,
+        head_kv: KeyValue | None,
+        number: int,
+        lineage: str,
+        meta: WriteMeta,
+        have_chunks: set[str],
+        have_objects: set[str],
+    ) -> VersionInfo:
+        """Put the keys of ``tree`` that are not in ``have_*``, then switch ``head`` to it."""
         puts = [
             (self.layout.chunk(sha), data) for sha, data in tree.chunks.items()
             if sha not in have_chunks
@@ -374,12 +433,11 @@ class EtcdBackend(Backend):
             if sha not in have_objects
         ]  # fmt: skip
         self._put_all(puts)
-        number = doc["version"] + 1 if doc else self._next_version_number(meta.first_version)
         write_id = uuid.uuid4().hex
         record = {
             "format": FORMAT,
             "version": number,
-            "lineage": doc["lineage"] if doc else new_lineage(),
+            "lineage": lineage,
             "write_id": write_id,
             "time": meta.time,
             "user": meta.user,
@@ -459,17 +517,21 @@ class EtcdBackend(Backend):
         return collect_garbage(self, full=full)
 
     def _put_all(self, puts: list[tuple[bytes, bytes]]) -> None:
-        """Store immutable keys in transactions within etcd's limits."""
+        """Store immutable keys in transactions within etcd's limits (progress in bytes)."""
         batch: list[dict[str, Any]] = []
-        size = 0
+        size = sent = 0
+        total = sum(len(key) + len(value) for key, value in puts)
         for key, value in puts:
             if batch and (len(batch) >= BATCH_KEYS or size + len(key) + len(value) > BATCH_BYTES):
                 self.client.txn([], batch, [])
+                sent += size
+                report(UPLOADING, sent, total, BYTES)
                 batch, size = [], 0
             batch.append(put_op(key, value))
             size += len(key) + len(value)
         if batch:
             self.client.txn([], batch, [])
+            report(UPLOADING, total, total, BYTES)
 
     def _switch_head(
         self, head_kv: KeyValue | None, number: int, body: bytes, write_id: str

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from osa_inventory.backends.etcd.kv import KeyValue, compare_revision, delete_op
 from osa_inventory.backends.etcd.records import parse_record, root_of
+from osa_inventory.errors import StoreCorrupt
 
 if TYPE_CHECKING:
     from osa_inventory.backends.etcd.backend import EtcdBackend
@@ -66,7 +67,7 @@ def collect_garbage(backend: EtcdBackend, *, full: bool, revision: int | None = 
         stale_objects = _scan_unused(backend, layout.objects, used_objects, revision)
     else:
         gone = [records[kv.key] for kv in dropped]
-        gone_chunks, gone_objects = _referenced_by(backend, gone, revision)
+        gone_chunks, gone_objects = _referenced_by(backend, gone, revision, skip_damaged=True)
         stale_chunks = _current(backend, layout.chunk, gone_chunks - used_chunks, revision)
         stale_objects = _current(backend, layout.object, gone_objects - used_objects, revision)
     return Collected(
@@ -77,13 +78,24 @@ def collect_garbage(backend: EtcdBackend, *, full: bool, revision: int | None = 
 
 
 def _referenced_by(
-    backend: EtcdBackend, records: list[KeyValue], revision: int
+    backend: EtcdBackend, records: list[KeyValue], revision: int, skip_damaged: bool = False
 ) -> tuple[set[str], set[str]]:
-    """(chunk digests, object digests) the version records refer to."""
+    """(chunk digests, object digests) the version records refer to.
+
+    ``skip_damaged``: a record (of a version being dropped) that cannot be read
+    refers to nothing; its keys are left to a full sweep. A damaged record that
+    is kept stops the collection: what it still needs is unknown.
+    """
     chunks: set[str] = set()
     objects: set[str] = set()
     for kv in records:
-        used_chunks, used_objects = backend.referenced(root_of(parse_record(kv)), revision)
+        try:
+            root = root_of(parse_record(kv))
+            used_chunks, used_objects = backend.referenced(root, revision)
+        except StoreCorrupt:
+            if not skip_damaged:
+                raise
+            continue
         chunks |= used_chunks
         objects |= used_objects
     return chunks, objects

@@ -186,4 +186,4 @@ class LeaseLock:
             data = json.loads(kv.value)
             return LockHolder.from_dict(data)
         except (ValueError, TypeError, KeyError):
-            return LockHolder(lock_id=f"lease-{kv.lease:x}", user="?", host="?", pid=0, since=0.0)
+            return LockHolder.unknown(f"lease-{kv.lease:x}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osa_inventory.errors import StoreCorrupt
+from osa_inventory.inventory import REPAIR
 
 #: a value larger than this is stored in parts
 PART_BYTES = 256 * 1024
@@ -34,11 +35,6 @@ META_REST = "m"
 
 #: one object's digest, or the digests of its parts in order
 Ref = str | list[str]
-#: what to do about a damaged store (said by every StoreCorrupt here)
-REPAIR = (
-    "roll back to an earlier version ('osa-inventory rollback VERSION') "
-    "or import a saved copy ('osa-inventory import FILE')"
-)
 
 
 def canonical(value: Any) -> bytes:

@@ -99,6 +99,10 @@ class SQLBackend(Backend):
     ) -> VersionInfo:
         return self.db.write_version(inventory, meta, expected)
 
+    def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> VersionInfo:
+        """A new version on top of a head that may be damaged (rollback, import)."""
+        return self.db.write_version(inventory, meta, None, over_damage=True)
+
     def load_host(self, name: str) -> dict[str, Any] | None:
         return self.db.load_host(name)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -13,20 +12,22 @@ from osa_inventory.backends.sql import migrate
 from osa_inventory.backends.sql import queries as q
 from osa_inventory.backends.sql.delta import (
     Change,
+    DamagedRow,
     Layout,
     State,
     checksum,
     diff,
     join,
+    load_row,
     split,
     undo,
 )
 from osa_inventory.backends.sql.engine import make_engine, reading, writing
-from osa_inventory.backends.sql.failures import is_conflict, translated
+from osa_inventory.backends.sql.failures import damaged, is_conflict, translated
 from osa_inventory.backends.sql.locks import lock_for
 from osa_inventory.backends.sql.schema import NAME_BYTES, SCHEMA_REVISION
 from osa_inventory.backends.sql.url import parse_url, shown
-from osa_inventory.errors import StaleWrite, StoreCorrupt, StoreError
+from osa_inventory.errors import StaleWrite, StoreError, StoreMissing
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.store.backend import VersionInfo, WriteMeta, fingerprint_extra
 
@@ -62,16 +63,17 @@ class InventoryDatabase:
 
     def _missing_file(self) -> bool:
         """A SQLite database whose file does not exist: only creating a schema makes it."""
-        database = self.url.database
-        return self.url.get_backend_name() == "sqlite" and not os.path.exists(database or "")
+        database = self.url.database or ""
+        on_disk = self.url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+        return on_disk and not os.path.exists(database)
 
     def ready(self) -> None:
         """Check (and if allowed upgrade) the schema, once per instance."""
         if not self._schema_checked:
-            if not self.auto_upgrade and self._missing_file():
-                raise StoreError(
-                    f"{self.where}: the database file does not exist; run 'osa-inventory db "
-                    "upgrade' to create it (or set the option auto_upgrade=true)"
+            if self._missing_file() and not self.auto_upgrade:  # connecting would create it
+                raise StoreMissing(
+                    f"{self.where}: the database file does not exist yet; create it with "
+                    "'osa-inventory db upgrade' (or set the option auto_upgrade=true)"
                 )
             migrate.ensure(self.engine, self.where, self.auto_upgrade)
             self._schema_checked = True
@@ -90,22 +92,37 @@ class InventoryDatabase:
 
     def read_current(self) -> tuple[VersionInfo | None, dict[str, Any]]:
         self.ready()
-        with translated(self.where, "reading the inventory"), reading(self.engine) as conn:
-            row = q.find_inventory(conn, self.name)
-            if row is None or row.head == 0:
-                return None, empty_inventory()
-            info = q.version_info(conn, row, row.head)
-            state = q.read_state(conn, row.id)
+        with translated(self.where, "reading the inventory"):
+            with reading(self.engine) as conn:
+                row = q.find_inventory(conn, self.name)
+                info = self._head_info(conn, row)
+                if row is None or info is None:
+                    return None, empty_inventory()
+                state = q.read_state(conn, row.id)
+            inventory = join(state)
         self._cache = ((row.id, row.lineage, row.head), state)
-        return info, join(state)
+        return info, inventory
 
     def head(self) -> VersionInfo | None:
         self.ready()
         with translated(self.where, "reading the head version"), reading(self.engine) as conn:
-            row = q.find_inventory(conn, self.name)
-            if row is None or row.head == 0:
-                return None
-            return q.version_info(conn, row, row.head)
+            return self._head_info(conn, q.find_inventory(conn, self.name))
+
+    def _head_info(self, conn: Any, row: q.InventoryRow | None) -> VersionInfo | None:
+        """The head's version info; None for an empty store, DamagedRow for a broken head."""
+        if row is None:
+            return None
+        if row.head == 0:
+            newest = q.newest_version(conn, row.id)
+            if newest is None:
+                return None  # created, never written
+            raise DamagedRow(f"the head of inventory {self.name} is 0 but version {newest} exists")
+        info = q.version_info(conn, row, row.head)
+        if info is None:
+            raise DamagedRow(
+                f"the head of inventory {self.name} is version {row.head}, which is missing"
+            )
+        return info
 
     def list_versions(self) -> list[VersionInfo]:
         self.ready()
@@ -119,8 +136,10 @@ class InventoryDatabase:
         with translated(self.where, f"reading version {version}"), reading(self.engine) as conn:
             row = q.find_inventory(conn, self.name)
             oldest = None if row is None else q.oldest_version(conn, row.id)
-            if row is None or oldest is None or not oldest <= version <= row.head:
-                kept = "none" if row is None or oldest is None else f"{oldest} to {row.head}"
+            # the rows are the newest version's even when the head was damaged
+            newest = None if row is None else q.newest_version(conn, row.id)
+            if row is None or oldest is None or newest is None or not oldest <= version <= newest:
+                kept = "none" if row is None or oldest is None else f"{oldest} to {newest}"
                 raise StoreError(
                     f"{self.where}: version {version} is not retained (kept: {kept}); "
                     "see 'osa-inventory history'"
@@ -128,31 +147,47 @@ class InventoryDatabase:
             info = q.version_info(conn, row, version)
             state = q.read_state(conn, row.id)
             undo(state, q.undo_rows(conn, row.id, version))
-        if info is None or checksum(state) != info.extra["digest"]:
-            raise StoreCorrupt(
-                f"{self.where}: version {version} rebuilt from the history does not match its "
-                "checksum; the tables were changed outside osa-inventory"
-            )
-        return join(state)
+            if info is None or checksum(state) != info.extra["digest"]:
+                raise damaged(
+                    self.where,
+                    f"reading version {version}",
+                    "the version rebuilt from the history does not match its checksum",
+                )
+            return join(state)
 
     def load_host(self, host: str) -> dict[str, Any] | None:
         self.ready()
-        with translated(self.where, f"reading host {host}"), reading(self.engine) as conn:
-            text = q.host_vars(conn, self.name, host)
-        return None if text is None else json.loads(text)
+        with translated(self.where, f"reading host {host}"):
+            with reading(self.engine) as conn:
+                text = q.host_vars(conn, self.name, host)
+            if text is None:
+                return None
+            variables = load_row(text, f"the vars of host {host}")
+            if not isinstance(variables, dict):
+                raise DamagedRow(f"the vars of host {host}: not a JSON object")
+        return variables
 
     # -- writing --
 
     def write_version(
-        self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
+        self,
+        inventory: dict[str, Any],
+        meta: WriteMeta,
+        expected: VersionInfo | None,
+        *,
+        over_damage: bool = False,
     ) -> VersionInfo:
-        """Store a new version in one transaction if the head is still ``expected``."""
+        """Store a new version in one transaction if the head is still ``expected``.
+
+        ``over_damage``: whatever the head is, even a broken one (recovery); the new
+        version comes after every version recorded.
+        """
         self.ready()
         layout = split(inventory)
         try:
             with translated(self.where, "writing the inventory"):
                 try:
-                    info, row, new_state = self._write(layout, meta, expected)
+                    info, row, new_state = self._write(layout, meta, expected, over_damage)
                 except DBAPIError as exc:
                     if not is_conflict(exc):
                         raise
@@ -167,25 +202,26 @@ class InventoryDatabase:
         return info
 
     def _write(
-        self, layout: Layout, meta: WriteMeta, expected: VersionInfo | None
+        self, layout: Layout, meta: WriteMeta, expected: VersionInfo | None, over_damage: bool
     ) -> tuple[VersionInfo, q.InventoryRow, State]:
         with writing(self.engine) as conn:
             row = q.find_inventory(conn, self.name, for_update=True)
             found = None if row is None or row.head == 0 else (row.head, row.lineage)
-            if found != _identity(expected):
+            if found != _identity(expected) and not over_damage:
                 raise self._stale(expected, row)
             if row is None:
                 row = q.create_inventory(conn, self.name)
-            cached = self._cache
+            cached = None if over_damage else self._cache
             if cached is not None and cached[0] == (row.id, row.lineage, row.head):
                 state = cached[1]
-            else:
+            else:  # the rows as text: a damaged value is replaced, never parsed
                 state = q.read_state(conn, row.id)
             changes, new_state = diff(state, layout)
             self._check_names(changes)
-            version = row.head + 1 if row.head else (meta.first_version or 1)
+            last = max(row.head, q.newest_version(conn, row.id) or 0) if over_damage else row.head
+            version = last + 1 if last else (meta.first_version or 1)
             q.apply_changes(conn, row.id, changes)
-            if row.head:  # version 1 needs no undo: there is nothing older to rebuild
+            if last:  # version 1 needs no undo: there is nothing older to rebuild
                 q.record_undo(conn, row.id, version, changes)
             info = q.record_version(conn, row, version, meta, checksum(new_state), len(changes))
             if not q.set_head(conn, row, version):

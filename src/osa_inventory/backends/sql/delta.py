@@ -132,16 +132,34 @@ def split(inventory: dict[str, Any]) -> Layout:
     return Layout(hosts, groups, lists, extras)
 
 
+class DamagedRow(ValueError):
+    """A row that does not hold what osa-inventory wrote (changed outside it)."""
+
+
+def load_row(text: Any, what: str) -> Any:
+    """The JSON value of one row; DamagedRow naming ``what`` when it is not JSON."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise DamagedRow(f"{what}: not JSON") from exc
+
+
 def join(state: State) -> dict[str, Any]:
-    """The inventory that ``state`` holds."""
+    """The inventory that ``state`` holds; DamagedRow when a row is not what was written."""
     inventory: dict[str, Any] = {}
     for name, (body, parts) in state.groups.items():
-        value = json.loads(body)
+        value = load_row(body, f"group {name}")
+        if parts and not isinstance(value, dict):
+            raise DamagedRow(f"group {name}: not a JSON object")
         for part in parts:
             value[FIELD[part]] = state.ordered((name, part))
         inventory[name] = value
-    hostvars = {name: json.loads(text) for name, text in state.hosts.items()}
-    spec = json.loads(state.extras[META]) if META in state.extras else {}
+    hostvars = {
+        name: load_row(text, f"the vars of host {name}") for name, text in state.hosts.items()
+    }
+    spec = load_row(state.extras[META], "the _meta row") if META in state.extras else {}
+    if not isinstance(spec, dict):
+        raise DamagedRow("the _meta row: not a JSON object")
     if "raw" in spec:
         inventory[META] = spec["raw"]
     elif not spec.get("absent"):

@@ -6,7 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from osa_inventory.errors import OsaInventoryError, StoreError, StoreUnavailable
+from osa_inventory.errors import OsaInventoryError, StoreCorrupt, StoreError, StoreUnavailable
+from osa_inventory.inventory import REPAIR
 
 # PostgreSQL SQLSTATE and MySQL error numbers, by what they mean to an operator
 _AUTH = {"28P01", "28000", 1045, 1698}
@@ -92,9 +93,21 @@ def translated(where: str, action: str, denied: str = DENIED_HINT) -> Iterator[N
     """Re-raise database errors inside the block as project errors."""
     from sqlalchemy import exc as sa_exc
 
+    from osa_inventory.backends.sql.delta import DamagedRow
+
     try:
         yield
     except OsaInventoryError:
         raise
     except sa_exc.SQLAlchemyError as exc:
         raise translate(exc, where, action, denied) from exc
+    except DamagedRow as exc:
+        raise damaged(where, action, str(exc)) from exc
+
+
+def damaged(where: str, action: str, problem: str) -> StoreCorrupt:
+    """The error for rows that no longer hold what osa-inventory wrote."""
+    return StoreCorrupt(
+        f"{where}: {action} failed: {problem}; the tables were changed outside "
+        f"osa-inventory. {REPAIR[0].upper()}{REPAIR[1:]}"
+    )

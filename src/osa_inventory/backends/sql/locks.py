@@ -41,13 +41,16 @@ SERVER_WAIT = 0.2
 
 
 def _read_row(conn: Connection, name: str) -> LockHolder | None:
-    row = conn.execute(select(t.locks.c.holder).where(t.locks.c.name == name)).first()
+    locks = t.locks.c
+    row = conn.execute(
+        select(locks.holder, locks.lock_id, locks.expires).where(locks.name == name)
+    ).first()
     if row is None:
         return None
     try:
         return LockHolder.from_dict(json.loads(row.holder))
-    except (ValueError, TypeError):
-        return LockHolder("?", "?", "?", 0, 0.0, command="unreadable lock row")
+    except (ValueError, TypeError):  # 'lock break LOCK_ID' removes it by its id column
+        return LockHolder.unknown(str(row.lock_id), row.expires)
 
 
 def _put_row(conn: Connection, name: str, holder: LockHolder, session: int | None = None) -> None:
@@ -202,7 +205,7 @@ class ServerLock:
             holder = self._holder_row(conn, session)
             owner = self._session_owner(conn, session) if session is not None else None
         if holder is not None or session is None:
-            return holder or LockHolder("?", "?", "?", 0, time.time())
+            return holder or LockHolder.unknown()
         # a holder that has not written (or lost) its row, or a role that took the
         # lock by hand: name it by its session
         return LockHolder(

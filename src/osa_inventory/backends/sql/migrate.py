@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from osa_inventory.backends.sql.failures import translated
 from osa_inventory.backends.sql.schema import SCHEMA_REVISION, VERSION_TABLE
-from osa_inventory.errors import StoreError
+from osa_inventory.errors import StoreError, StoreMissing
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -93,7 +93,7 @@ def ensure(engine: Engine, where: str, auto_upgrade: bool) -> None:
             f"osa-inventory knows (latest {found.head}); upgrade osa-inventory on this host"
         )
     if not auto_upgrade:
-        raise StoreError(
+        raise (StoreError if found.current else StoreMissing)(
             f"{where}: the database schema is at revision {found.current or 'none (empty)'} "
             f"but this osa-inventory needs {found.head}; run 'osa-inventory db upgrade' "
             "(or set the option auto_upgrade=true)"

@@ -14,7 +14,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, upd
 from sqlalchemy.engine import Connection
 
 from osa_inventory.backends.sql import schema as t
-from osa_inventory.backends.sql.delta import Change, State
+from osa_inventory.backends.sql.delta import Change, DamagedRow, State, load_row
 from osa_inventory.errors import StoreError
 from osa_inventory.store.backend import VersionInfo, WriteMeta, fingerprint_extra, new_lineage
 
@@ -111,7 +111,11 @@ def host_vars(conn: Connection, inventory_name: str, host: str) -> str | None:
 
 
 def _info(row: Any, lineage: str) -> VersionInfo:
-    extra = json.loads(row.extra) if row.extra else {}
+    extra = load_row(row.extra, f"the extra column of version {row.version}") if row.extra else {}
+    if not isinstance(extra, dict):
+        raise DamagedRow(f"the extra column of version {row.version}: not a JSON object")
+    if not isinstance(row.time_us, int | float) or not isinstance(row.checksum, str):
+        raise DamagedRow(f"the time or checksum of version {row.version} is not what was written")
     return VersionInfo(
         version=row.version,
         lineage=lineage,
@@ -136,6 +140,13 @@ def list_versions(conn: Connection, inventory: InventoryRow) -> list[VersionInfo
     v = t.versions
     rows = conn.execute(select(v).where(v.c.inventory_id == inventory.id).order_by(v.c.version))
     return [_info(row, inventory.lineage) for row in rows]
+
+
+def newest_version(conn: Connection, inventory_id: int) -> int | None:
+    v = t.versions
+    return conn.execute(
+        select(func.max(v.c.version)).where(v.c.inventory_id == inventory_id)
+    ).scalar()
 
 
 def oldest_version(conn: Connection, inventory_id: int) -> int | None:
@@ -268,7 +279,9 @@ def set_version_extra(
     v = t.versions
     where = (v.c.inventory_id == inventory_id, v.c.version == version)
     current = conn.execute(select(v.c.extra).where(*where)).scalar()
-    kept = json.loads(current) if current else {}
+    kept = load_row(current, f"the extra column of version {version}") if current else {}
+    if not isinstance(kept, dict):
+        raise DamagedRow(f"the extra column of version {version}: not a JSON object")
     merged = {**{k: value for k, value in kept.items() if k not in keys}, **extra}
     conn.execute(update(v).where(*where).values(extra=_extra_text(merged)))
 
