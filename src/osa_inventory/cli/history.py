@@ -11,7 +11,7 @@ from osa_inventory.cli.changes import add_change_flags, replace_inventory
 from osa_inventory.cli.common import open_store_from, settings_from, store_flags, warn
 from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag, plural
-from osa_inventory.errors import ConfigError, StoreError
+from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError
 from osa_inventory.redact import redact_text
 from osa_inventory.timefmt import local_time
 from osa_inventory.words import kept_versions
@@ -178,15 +178,19 @@ def parse_version(text: str, store: Any, head: int | None = None) -> int:
     A number above the current version never existed: bad input (exit 2). One
     below the oldest retained existed once; reading it says it is not retained.
     """
-    head = current_version(store) if head is None else head
     if text.lower() in HEAD_WORDS:
-        return head
+        return current_version(store) if head is None else head
     try:
         number = int(text)
     except ValueError as exc:
         raise ConfigError(f"version {text!r} is not a number; see 'osa-inventory history'") from exc
     if number < 1:
         raise ConfigError(f"version {number}: versions are numbered from 1")
+    if head is None:
+        try:
+            head = current_version(store)
+        except StoreCorrupt:  # a damaged head (rollback repairs it): reading the version tells
+            return number
     if number > head:
         raise ConfigError(
             f"version {number} does not exist: {store.label} is at version {head}; "
