@@ -44,7 +44,7 @@ EXPECTED = {
     "postgresql": EVERY_BACKEND | SQL,
     "mysql": EVERY_BACKEND | SQL,
     "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness", "overwrite"},
-    "craton": (EVERY_BACKEND - {"history-redaction"}) | {"doctor-checks"},
+    "craton": EVERY_BACKEND | {"doctor-checks", "lock-liveness"},
 }
 
 

@@ -54,6 +54,7 @@ def open_backend(
     declared = getattr(backend_class, "options", None)
     if inventory_name is not None and isinstance(declared, Mapping) and "name" in declared:
         chosen.setdefault("name", inventory_name)
+    _remember_secret_values(declared, chosen)
     try:
         instance = backend_class()
         instance.register(chosen)
@@ -62,6 +63,17 @@ def open_backend(
     except (Exception, SystemExit) as exc:  # a plugin's own bug: name it, one line
         raise plugin_failure(backend, "starting it", exc) from exc
     return instance
+
+
+def _remember_secret_values(declared: Any, options: Mapping[str, Any]) -> None:
+    """Mask the values of secret options in every text this process records from now on
+    (however the backend was opened: settings, a URL, or the API)."""
+    from osa_inventory.redact import option_is_secret, remember
+
+    schema = declared if isinstance(declared, Mapping) and declared else None
+    for key, value in options.items():
+        if isinstance(value, str) and option_is_secret(key, schema):
+            remember(value)
 
 
 def store_label(backend: object, backend_name: str, options: Mapping[str, Any]) -> str:
