@@ -63,7 +63,7 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         rows.append(Row("reachable", "ok", f"read {_what_was_read(store, snapshot)}: {hosts}"))
         if snapshot.version is None and snapshot.inventory == empty_inventory():
             rows.append(Row("inventory", "FAIL", _NO_INVENTORY.format(label=store.label)))
-            return rows, None
+            return rows + _backend_rows(store), None  # e.g. a Craton user that is an admin
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
         rows.append(_secrets_row(store))

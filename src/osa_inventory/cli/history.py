@@ -23,7 +23,7 @@ DIFFERENT_EXIT = 1  # diff --exit-code: the versions differ
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     history = commands.add_parser(
         "history",
-        parents=[parent],
+        parents=[store_flags()],  # 'history redact' takes the store lock: --lock-timeout
         help="versions of the store: time, actor, command, message; 'history redact' masks "
         "secrets recorded by older versions",
     )
