@@ -212,33 +212,47 @@ def without_roles(server: Any, roles: Iterable[str]) -> None:
         admin.close()
 
 
+def restore_roles(server: Any) -> None:
+    """The writer and reader roles as the test server made them (the docs made their own)."""
+    from osa_inventory.testing import servers as services
+
+    roles = [services.WRITER, services.READER]
+    without_roles(server, [name for name, _ in roles])
+    with contextlib.closing(services.pg_admin(server)) as admin:
+        for name, password in roles:
+            admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+
+
 def test_postgresql_guides(deploy_host: DeployHost, pg_server: Any) -> None:
     """sql.md's roles and schema owner, then operations.md's migration there and back."""
     from osa_inventory.testing import servers as services
 
     without_roles(pg_server, [services.WRITER[0], services.READER[0]])
-    host = deploy_host
-    host.hosts = {"db1.example.org": f"127.0.0.1:{pg_server.port}"}
-    servers = {"postgresql": pg_server}
-    before = history(host)
-    host.run("postgresql-roles", servers)
-    host.run("postgresql-migration", servers)
-    # the file backend's three files moved away, together (its lock file is removed when
-    # the lock is released)
-    moved = host.config / "inventory-before-postgresql"
-    assert sorted(p.name for p in moved.iterdir()) == [
-        "backup_openstack_inventory.tar",
-        "openstack_inventory.history.json",
-        "openstack_inventory.json",
-    ]
-    # back on the file: the versions copied from PostgreSQL only, none of the old file's
-    after = history(host)
-    assert [(v["version"], v["message"]) for v in after] == [
-        (v["version"], v["message"]) for v in before
-    ]
-    assert (host.config / INVENTORY_FILE).is_file()
-    shown = host.osa("config", "show").stdout
-    assert "writer-password" not in shown
+    try:
+        host = deploy_host
+        host.hosts = {"db1.example.org": f"127.0.0.1:{pg_server.port}"}
+        servers = {"postgresql": pg_server}
+        before = history(host)
+        host.run("postgresql-roles", servers)
+        host.run("postgresql-migration", servers)
+        # the file backend's three files moved away, together (its lock file is removed when
+        # the lock is released)
+        moved = host.config / "inventory-before-postgresql"
+        assert sorted(p.name for p in moved.iterdir()) == [
+            "backup_openstack_inventory.tar",
+            "openstack_inventory.history.json",
+            "openstack_inventory.json",
+        ]
+        # back on the file: the versions copied from PostgreSQL only, none of the old file's
+        after = history(host)
+        assert [(v["version"], v["message"]) for v in after] == [
+            (v["version"], v["message"]) for v in before
+        ]
+        assert (host.config / INVENTORY_FILE).is_file()
+        shown = host.osa("config", "show").stdout
+        assert "writer-password" not in shown
+    finally:  # the run shares this server: give the next tests their roles back
+        restore_roles(pg_server)
 
 
 def test_mariadb_roles_work_beside_anonymous_users(tmp_path: Path) -> None:

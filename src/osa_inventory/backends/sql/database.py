@@ -72,7 +72,7 @@ class InventoryDatabase:
         if not self._schema_checked:
             if self._missing_file() and not self.auto_upgrade:  # connecting would create it
                 raise StoreMissing(
-                    f"{self.where}: the database file does not exist yet; create it with "
+                    f"{self.where}: the database file does not exist yet; to create it, run "
                     "'osa-inventory db upgrade' (or set the option auto_upgrade=true)"
                 )
             migrate.ensure(self.engine, self.where, self.auto_upgrade)
