@@ -460,17 +460,31 @@ def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
     return lines[0]
 
 
+def start_server(kind: str) -> Any:
+    """A database server ("postgresql" or "mariadb") started for tests, or a skip."""
+    require_module("osa_inventory.backends.sql")
+    require_module("psycopg" if kind == "postgresql" else "pymysql")
+    from osa_inventory.testing import servers as services
+
+    missing = services.missing_message(kind)
+    if missing:
+        unavailable(missing)
+    return services.start_postgres() if kind == "postgresql" else services.start_mariadb()
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterable[Any]:
     """One PostgreSQL server for the run (osa_inventory.testing.servers); tests make their
     own databases in it."""
-    require_module("osa_inventory.backends.sql")
-    from osa_inventory.testing import servers as services
+    server = start_server("postgresql")
+    yield server
+    server.stop()
 
-    missing = services.missing_message("postgresql")
-    if missing:
-        unavailable(missing)
-    server = services.start_postgres()
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterable[Any]:
+    """One MariaDB server for the run; tests make their own databases in it."""
+    server = start_server("mariadb")
     yield server
     server.stop()
 

@@ -26,11 +26,12 @@ import yaml
 from conftest import CLI, USER_CONFIG, copy_example, in_ci, require_shared_dir
 from osa_inventory.backends.etcd import EtcdBackend
 from osa_inventory.backends.sql import MySQLBackend, PostgreSQLBackend, SQLiteBackend
-from osa_inventory.errors import ConfigError, StoreUnavailable
+from osa_inventory.errors import ConfigError, StoreError, StoreUnavailable
 from osa_inventory.inventory import copy_inventory
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.settings import resolve_settings
 from osa_inventory.store import open_backend, open_store
+from osa_inventory.store.backend import Option
 from osa_inventory.store.cache import CachingStore, LocalCache, cache_dir, cache_key
 from osa_inventory.store.store import Snapshot, Store
 from osa_inventory.testing import sample_inventory
@@ -73,9 +74,11 @@ def test_cache_files_are_private(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(cache.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache.path.parent.stat().st_mode) == 0o700
-    cache.path.parent.chmod(0o755)  # a directory made by someone else is closed again
+    cache.path.parent.chmod(0o755)  # opened to others: refused, with the fix
+    with pytest.raises(StoreError, match=f"chmod 700 {cache.path.parent}"):
+        cache.save(Snapshot({**sample_inventory(), "extra": {"hosts": []}}, None), "label")
+    cache.path.parent.chmod(0o700)
     cache.save(Snapshot({**sample_inventory(), "extra": {"hosts": []}}, None), "label")
-    assert stat.S_IMODE(cache.path.parent.stat().st_mode) == 0o700
     assert [p.name for p in cache.path.parent.iterdir()] == ["x.json"]  # no temp file left
 
 
@@ -89,13 +92,14 @@ def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 def test_cache_key_names_the_store_without_its_secrets() -> None:
     url = "postgresql+psycopg://deploy:{}@db1/osa"
-    key = cache_key("postgresql", {"url": url.format("one"), "password": "a"}, "default", set())
-    same = cache_key("postgresql", {"url": url.format("two"), "password": "b"}, "default", set())
+    key = cache_key("postgresql", {"url": url.format("one"), "password": "a"}, "default", None)
+    same = cache_key("postgresql", {"url": url.format("two"), "password": "b"}, "default", None)
     assert key == same
-    assert key != cache_key("postgresql", {"url": url.format("one")}, "staging", set())
-    assert key != cache_key("mysql", {"url": url.format("one")}, "default", set())
-    declared = cache_key("etcd", {"endpoints": "e1", "cred": "x"}, "default", {"cred"})
-    assert declared == cache_key("etcd", {"endpoints": "e1", "cred": "y"}, "default", {"cred"})
+    assert key != cache_key("postgresql", {"url": url.format("one")}, "staging", None)
+    assert key != cache_key("mysql", {"url": url.format("one")}, "default", None)
+    schema = {"endpoints": Option(str), "cred": Option(str, secret=True)}
+    declared = cache_key("etcd", {"endpoints": "e1", "cred": "x"}, "default", schema)
+    assert declared == cache_key("etcd", {"endpoints": "e1", "cred": "y"}, "default", schema)
 
 
 def test_a_read_of_the_same_version_only_touches_the_copy(stored: tuple) -> None:

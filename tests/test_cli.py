@@ -41,7 +41,6 @@ READ_ONLY = {
     ("groups", "list"),
     ("groups", "show"),
     ("plan",),
-    ("history",),
     ("diff",),
     ("retention", "show"),
     ("retention", "set"),  # writes osa.ini, never takes the store lock
@@ -53,6 +52,7 @@ READ_ONLY = {
     ("db", "upgrade"),
 }
 WRITERS = {
+    ("history",),  # history redact
     ("hosts", "remove"),
     ("groups", "remove"),
     ("clear-ips",),
@@ -95,12 +95,12 @@ def test_store_flags_go_before_or_after_the_command(config: Path, tmp_path: Path
     history = json.loads(cli("--config", config, "history", "--format", "json").stdout)
     assert history[-1]["message"] == "why"
     # a flag the command does not take is refused by that command, wherever it is
-    for argv in (["--lock-timeout", "5", "history"], ["history", "--lock-timeout", "5"]):
+    for argv in (["--lock-timeout", "5", "export"], ["export", "--lock-timeout", "5"]):
         proc = cli(*argv, "--config", config)
         assert proc.returncode == 2
         assert proc.stderr == (
-            "osa-inventory: error: history: unrecognized arguments: --lock-timeout 5; "
-            "see 'osa-inventory history --help'\n"
+            "osa-inventory: error: export: unrecognized arguments: --lock-timeout 5; "
+            "see 'osa-inventory export --help'\n"
         )
 
 
@@ -303,6 +303,8 @@ def data_commands(config: Path, tmp_path: Path) -> list[list[Any]]:
 def test_json_and_yaml_for_every_data_command(config: Path, tmp_path: Path) -> None:
     env = {"OSA_INVENTORY_CONFIG": str(tmp_path / "osa.ini")}
     for command in data_commands(config, tmp_path):
+        if command[:2] == ["db", "upgrade"]:  # once first: both formats then report the same
+            assert cli(*command, env=env).returncode == 0
         outputs = {}
         for fmt in ("json", "yaml"):
             proc = cli(*command, "--format", fmt, env=env)

@@ -26,17 +26,25 @@ EVERY_BACKEND = {
     "describe",
     "close",
     "urls",
+    "history-redaction",
 }
+SQL = {"lock-takeover-report", "lock-liveness", "host-reads", "schema", "overwrite"}
 EXPECTED = {
     "file": EVERY_BACKEND
-    | {"lock-takeover-report", "canonical-bytes", "canonical-writes", "default-options"}
-    | {"overwrite"},
+    | {
+        "lock-takeover-report",
+        "lock-liveness",
+        "canonical-bytes",
+        "canonical-writes",
+        "default-options",
+        "overwrite",
+    },
     "memory": (EVERY_BACKEND - {"snapshot-read", "urls"}),
-    "sqlite": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema", "overwrite"},
-    "postgresql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema", "overwrite"},
-    "mysql": EVERY_BACKEND | {"lock-takeover-report", "host-reads", "schema", "overwrite"},
-    "etcd": EVERY_BACKEND | {"host-reads", "overwrite"},
-    "craton": EVERY_BACKEND | {"doctor-checks"},
+    "sqlite": EVERY_BACKEND | SQL,
+    "postgresql": EVERY_BACKEND | SQL,
+    "mysql": EVERY_BACKEND | SQL,
+    "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness", "overwrite"},
+    "craton": EVERY_BACKEND | {"doctor-checks", "lock-liveness"},
 }
 
 

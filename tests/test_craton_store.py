@@ -37,11 +37,16 @@ from conftest import (
     warnings_of,
 )
 from osa_inventory.backends.craton import CratonBackend
+from osa_inventory.backends.craton import lock as craton_lock
+from osa_inventory.backends.craton.lock import BEAT_VAR, HOLDER_VAR
 from osa_inventory.backends.craton.mapping import EXACT_KEY, PLACEHOLDER_IP
-from osa_inventory.errors import ConfigError, StaleWrite, StoreError
+from osa_inventory.backends.craton.places import HISTORY_CELL, LOCK_CELL
+from osa_inventory.errors import ConfigError, LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import copy_inventory
 from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.redact import MASK
 from osa_inventory.store import open_backend
+from osa_inventory.store.backend import LockHolder
 from osa_inventory.store.registry import parse_url
 from osa_inventory.store.store import Store
 from osa_inventory.testing import large_inventory, sample_inventory
@@ -576,6 +581,133 @@ def test_a_writer_that_lost_its_lock_stops_and_is_reported(
     assert [v.version for v in craton(craton_options).list_versions()] == [1, 2, 3]
 
 
+def test_a_reader_never_breaks_a_live_writer_whose_clock_is_behind(
+    craton_options: dict[str, Any], tmp_path: Path
+) -> None:
+    """The holder record of a live writer says it started a day ago and expired an hour
+    ago (its host's clock is behind): a reader serves the previous version, breaks
+    nothing; once the writer is gone, 'lock break ID' lets the next run complete it."""
+    writer, ini, old, new = _stopped_writer(tmp_path, craton_options)
+    backend = craton(craton_options)
+    backend.places.ensure()
+    cell_id, variables = backend.places.cell(LOCK_CELL)
+    holder = dict(variables[HOLDER_VAR])
+    now = time.time()
+    holder.update(host="clock-behind.invalid", since=now - 86400, expires=now - 3600)
+    backend.client.put(f"/cells/{cell_id}/variables", {HOLDER_VAR: holder})
+    try:
+        mid = run("export", ini=ini, options=craton_options)
+        assert mid.returncode == 0, mid.stderr
+        assert json.loads(mid.stdout) == old, "a live writer's lock was broken"
+        assert "breaking" not in mid.stderr and writing_marker(craton_options) is not None
+        status = craton(craton_options).lock_status()
+        assert status is not None and status.lock_id == holder["lock_id"]
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+    broken = run("lock", "break", holder["lock_id"], ini=ini, options=craton_options)
+    assert broken.returncode == 0, broken.stderr
+    after = run("export", ini=ini, options=craton_options)
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == new
+    assert "completed the write of version 2" in after.stderr
+
+
+def _holder_elsewhere(lock_id: str) -> LockHolder:
+    """A holder on another deploy host whose record is a day old and long expired."""
+    now = time.time()
+    return LockHolder(
+        lock_id, "someone", "elsewhere.invalid", 4242, now - 86400, "osa-inventory", now - 3600
+    )
+
+
+def test_a_live_holder_elsewhere_is_waited_for_however_old_its_record(
+    craton_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(craton_lock, "BEAT_EVERY", 0.5)
+    monkeypatch.setattr(craton_lock, "STALE_AFTER", 4.0)
+    holder_backend = craton(craton_options)
+    holder = _holder_elsewhere("elsewhere0live")
+    assert holder_backend.acquire_lock(holder) is None
+    waiter = Store(craton(craton_options), label="waiter", lock_timeout=8)
+    try:
+        with pytest.raises(LockTimeout, match="'osa-inventory lock break elsewhere0live'"):
+            waiter.update(lambda _: sample_inventory())
+        status = waiter.lock_status()
+        assert status is not None and status.lock_id == holder.lock_id, "a live lock was broken"
+        holder_backend.places.ensure()
+        _, variables = holder_backend.places.cell(LOCK_CELL)
+        assert variables[BEAT_VAR]["count"] >= 2, variables  # its heartbeat ran
+    finally:
+        holder_backend.release_lock(holder)
+        holder_backend.close()
+    assert waiter.update(lambda _: sample_inventory()).changed
+
+
+def test_a_dead_holder_elsewhere_is_taken_over_once_its_beat_stood_still(
+    craton_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder's host died (its heartbeat stopped, the cell stays): a waiter that saw
+    the beat stand still for STALE_AFTER seconds of its own clock breaks the lock."""
+    monkeypatch.setattr(craton_lock, "STALE_AFTER", 2.0)
+    dead = craton(craton_options)
+    holder = _holder_elsewhere("elsewhere0dead")
+    assert dead.acquire_lock(holder) is None
+    dead.close()  # the heartbeat stops; nobody removes the cell
+    warnings: list[str] = []
+    waiter = Store(craton(craton_options), label="waiter", lock_timeout=60, warn=warnings.append)
+    started = time.monotonic()
+    assert waiter.update(lambda _: sample_inventory()).changed
+    assert 2.0 <= time.monotonic() - started < 60
+    assert any("someone@elsewhere.invalid" in w and "elsewhere0dead" in w for w in warnings), (
+        warnings
+    )
+    assert waiter.lock_status() is None
+
+
+def test_doctor_finds_a_recorded_secret_and_history_redact_masks_it(
+    craton_server: Any, craton_options: dict[str, Any], tmp_path: Path
+) -> None:
+    secret = "s3cr3t-Pa55w0rd"
+    backend = craton(craton_options)
+    backend.write(sample_inventory())
+    # version 1 as an older osa-inventory recorded it: the command line as typed
+    command = f"osa-inventory --list --backend-option password={secret}"
+    history_id, history = backend.places.cell(HISTORY_CELL)
+    record = {**history["v:1"], "command": command, "message": f"from http://u:{secret}@h"}
+    backend.client.put(f"/cells/{history_id}/variables", {"v:1": record})
+    _, head = backend._head_record()
+    backend._put_head({**head, "command": command})
+
+    def stored_variables() -> str:
+        with contextlib.closing(sqlite3.connect(craton_server.base / "craton.sqlite")) as db:
+            return repr(db.execute("SELECT value_ FROM variables").fetchall())
+
+    def secrets_row() -> dict[str, str]:
+        doctor = run("doctor", "--format", "json", ini=ini, options=craton_options)
+        assert doctor.returncode in (0, 1), doctor.stderr
+        return next(r for r in json.loads(doctor.stdout)["checks"] if r["check"] == "secrets")
+
+    assert secret in stored_variables()
+    ini = write_ini(tmp_path / "osa.ini", craton_options)
+    row = secrets_row()
+    assert row["status"] == "FAIL" and "version 1" in row["detail"], row
+    fix = row["detail"].rsplit("with: ", 1)[1].split()
+    redacted = run(*fix[1:], ini=ini, options=craton_options)  # the command doctor names
+    assert redacted.returncode == 0, redacted.stderr
+    assert "masked the secrets recorded with versions 1" in redacted.stdout
+    assert secret not in stored_variables()
+    assert secrets_row()["status"] == "ok"
+    listed = run("history", "--format", "json", ini=ini, options=craton_options)
+    assert (
+        json.loads(listed.stdout)[0]["command"]
+        == f"osa-inventory --list --backend-option password={MASK}"
+    )
+    again = craton(craton_options)
+    assert [v.version for v in again.list_versions()] == [1]
+    assert again.load() == sample_inventory() and again.read_version(1) == sample_inventory()
+
+
 def test_changes_made_in_craton_are_refused_until_adopted(
     craton_options: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -667,7 +799,7 @@ def test_the_key_is_never_recorded(
     assert key not in proc.stderr
     history = run("history", "--format", "json", *flags, env=env)
     assert history.returncode == 0 and key not in history.stdout
-    assert "***" in history.stdout  # the command line is kept, without the key
+    assert f"key={MASK}" in history.stdout  # the command line is kept, the key masked
     with contextlib.closing(sqlite3.connect(craton_server.base / "craton.sqlite")) as db:
         stored = [str(v) for (v,) in db.execute("SELECT value_ FROM variables")]
     assert stored and not any(key in value for value in stored)

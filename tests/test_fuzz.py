@@ -472,6 +472,8 @@ def test_bad_settings(file_template: Path) -> None:
                 ini_path.write_bytes(ini)
             env = {"OSA_INVENTORY_CONFIG": str(ini_path), **env}
             for args in (["--environment", DEMO, "--list"], ["hosts", "list"]):
+                if args[0] == "hosts" and "--lock-timeout" in flags:
+                    continue  # a reading command has no --lock-timeout to get wrong
                 run = run_main(*args[:2], "--config", config, *flags, *args[2:], env=env)
                 assert run.code == 2, (case, run.stderr)
                 refused(run)

@@ -565,6 +565,8 @@ class Etcd:
         self.backend = open_backend("etcd", self.options)
 
     def run(self, *args: Any) -> Run:
+        if args[0] == "migrate":  # it reads the backend itself: no --cache-ttl to give
+            return run_main(*args, *self.flags[:-2])
         return run_main(*args, *self.flags)
 
     def keys(self) -> dict[bytes, bytes]:

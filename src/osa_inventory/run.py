@@ -33,7 +33,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from osa_inventory.debuglog import debug
-from osa_inventory.errors import StaleWrite
+from osa_inventory.errors import ConfigError, StaleWrite
 from osa_inventory.inventory import hostvars_of
 from osa_inventory.store.backend import HostReader, VersionInfo, WriteMeta
 
@@ -135,6 +135,7 @@ def refresh(
     command: str | None = None,
     regenerate: bool = False,
     warn: Warn | None = None,
+    allow_foreign_store: bool = False,
     progress: ProgressCallback | None = None,
 ) -> Refreshed:
     """Generate from ``inputs`` if they changed since the stored version, write what changed.
@@ -142,7 +143,9 @@ def refresh(
     ``message`` and ``command`` go into the history (``command`` defaults to
     this process's command line). ``regenerate`` skips the fast path. The
     generator's warnings go to ``warn`` (default: the store's) as they come,
-    and are returned too. ``progress`` hears of generating and writing (never
+    and are returned too. A store holding another deployment (none of its
+    physical hosts is in the config) is not written unless
+    ``allow_foreign_store``. ``progress`` hears of generating and writing (never
     called on the fast path). Raises the errors of :mod:`osa_inventory.errors`.
     """
     warn = warn or store.warn
@@ -161,7 +164,7 @@ def refresh(
 
     with reporting(progress or NO_PROGRESS) as shown:
         return _generate_and_write(
-            store, inputs, snapshot, fingerprint, message, command, warn, shown
+            store, inputs, snapshot, fingerprint, message, command, warn, shown, allow_foreign_store
         )
 
 
@@ -174,9 +177,12 @@ def _generate_and_write(
     command: str | None,
     warn: Warn,
     progress: ProgressCallback,
+    allow_foreign_store: bool,
 ) -> Refreshed:
     progress(GENERATING, 0)
     loaded = inputs.load()
+    if not allow_foreign_store:
+        check_same_deployment(snapshot.inventory, loaded.user_config, store.label)
     result = loaded.generate(snapshot.inventory)
     hosts = len(hostvars_of(result.inventory))
     progress(GENERATING, hosts, hosts, "hosts")
@@ -202,6 +208,37 @@ def _generate_and_write(
         tuple(result.warnings),
         data=outcome.data,
         parsed=outcome.inventory,
+    )
+
+
+def check_same_deployment(stored: Mapping[str, Any], user_config: UserConfig, label: str) -> None:
+    """Refuse to write into a store that holds another deployment.
+
+    A deployment is known by its physical hosts: when the store has some and the
+    config names none of them, the config is not this store's (say, deployment B's
+    osa.ini pointing at A's database), and writing would merge A's hosts into B's.
+    """
+    physical = {
+        str(variables["physical_host"])
+        for variables in hostvars_of(dict(stored)).values()
+        if isinstance(variables, Mapping) and variables.get("physical_host")
+    }
+    if not physical:
+        return
+    configured = {
+        str(host)
+        for key, group in user_config.data.items()
+        if isinstance(key, str) and key.endswith("hosts") and isinstance(group, Mapping)
+        for host in group
+    }
+    if not configured or physical & configured:
+        return
+    shown = ", ".join(sorted(physical)[:3]) + (", ..." if len(physical) > 3 else "")
+    raise ConfigError(
+        f"store {label} holds another deployment: none of its {len(physical)} physical hosts "
+        f"({shown}) is in the user config; check the store this run uses with "
+        "'osa-inventory config show', or if this config really replaces every one of them, "
+        "rerun with --allow-foreign-store"
     )
 
 
@@ -247,6 +284,7 @@ def host_vars(
     command: str | None = None,
     regenerate: bool = False,
     warn: Warn | None = None,
+    allow_foreign_store: bool = False,
 ) -> dict[str, Any]:
     """One host's variables (``{}`` for an unknown host), as ``--host NAME`` prints them.
 
@@ -264,7 +302,13 @@ def host_vars(
                 warn(line)
             return store.host(name) or {}
     result = refresh(
-        store, inputs, message=message, command=command, regenerate=regenerate, warn=warn
+        store,
+        inputs,
+        message=message,
+        command=command,
+        regenerate=regenerate,
+        warn=warn,
+        allow_foreign_store=allow_foreign_store,
     )
     return hostvars_of(result.inventory).get(name, {})
 

@@ -3,7 +3,8 @@
 Precedence, lowest first: built-in defaults, ``/etc/ansible/osa.ini`` (path
 overridable by ``OSA_INVENTORY_CONFIG``), environment variables
 (``OSA_INVENTORY_BACKEND``, ``OSA_INVENTORY_NAME``, ``OSA_INVENTORY_LOCK_TIMEOUT``,
-``OSA_INVENTORY_CACHE_TTL``, ``OSA_INVENTORY_OPT_<OPTION>``), then command-line
+``OSA_INVENTORY_CACHE_TTL``, ``OSA_INVENTORY_ALLOW_JINJA_LOOKUPS``,
+``OSA_INVENTORY_OPT_<OPTION>``), then command-line
 flags (``--backend``, ``--backend-option key=value``, ``--inventory-name``,
 ``--lock-timeout``, ``--cache-ttl``).
 
@@ -24,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import ConfigError
+from osa_inventory.redact import MASK, SECRET_WORDS, looks_secret, mask_url_password, remember
+
+__all__ = ["MASK", "SECRET_WORDS", "Settings", "Value", "is_secret", "mask_url_password"]
 
 if TYPE_CHECKING:
     import configparser
@@ -36,10 +40,7 @@ DEFAULT_NAME = "default"
 #: how old (seconds) the local copy of a network backend's inventory may be when served
 #: because the backend is unreachable; 0 turns the local cache off (see store/cache.py)
 DEFAULT_CACHE_TTL = 86400.0
-SECRET_WORDS = ("password", "secret", "token", "key")
-MASK = "********"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?=@)")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Settings:
     options: dict[str, Value] = field(default_factory=dict)
     ini_path: Path | None = None
     cache_ttl: Value = field(default_factory=lambda: Value(DEFAULT_CACHE_TTL, "default"))
+    #: store values that make Ansible run lookups (see osa_inventory.lookups)
+    allow_jinja_lookups: Value = field(default_factory=lambda: Value(False, "default"))
 
     def backend_options(self) -> dict[str, Any]:
         return {key: item.value for key, item in self.options.items()}
@@ -78,24 +81,32 @@ class Settings:
         backend = str(self.backend.value)
         if self.cache_ttl.source != "default" or registry.is_network(backend):
             rows.append(("cache_ttl", f"{self.cache_ttl.value:g}", self.cache_ttl.source))
-        declared = registry.secret_options(backend) if self.options else set()
+        if self.allow_jinja_lookups.source != "default":
+            allowed = "true" if self.allow_jinja_lookups.value else "false"
+            rows.append(("allow_jinja_lookups", allowed, self.allow_jinja_lookups.source))
+        from osa_inventory.redact import shown_option
+
+        schema = registry.option_schema(backend) if self.options else None
         for key in sorted(self.options):
-            item = self.options[key]
-            if is_secret(key) or key in declared:
-                shown = MASK
-            else:
-                shown = mask_url_password(str(item.value))
-            rows.append((f"option {key}", shown, item.source))
+            shown = shown_option(key, self.options[key].value, schema)
+            rows.append((f"option {key}", shown, self.options[key].source))
         return rows
 
 
-def mask_url_password(text: str) -> str:
-    """``scheme://user:password@host`` with the password masked."""
-    return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + MASK, text)
-
-
 def is_secret(option: str) -> bool:
-    return any(word in option.lower() for word in SECRET_WORDS)
+    """Whether an option's name looks secret (for a backend whose schema is unknown)."""
+    return looks_secret(option)
+
+
+def remember_secrets(backend: str, options: Mapping[str, Value]) -> None:
+    """Have every text this process shows or records mask the secret option values."""
+    from osa_inventory.redact import option_is_secret
+    from osa_inventory.store.registry import option_schema
+
+    schema = option_schema(backend)
+    for key, item in options.items():
+        if option_is_secret(key, schema):
+            remember(item.value)
 
 
 def ini_path() -> Path:
@@ -140,7 +151,7 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
         raise ConfigError(
             f"{path}: unknown section [{unknown[0]}]; use [inventory] and [backend:NAME]"
         )
-    known_keys = {"backend", "name", "lock_timeout", "cache_ttl"}
+    known_keys = {"backend", "name", "lock_timeout", "cache_ttl", "allow_jinja_lookups"}
     if parser.has_section("inventory"):
         extra = sorted(set(parser["inventory"]) - known_keys)
         if extra:
@@ -284,6 +295,10 @@ def resolve_settings(
     ttl = _seconds(
         pick("cache_ttl", "OSA_INVENTORY_CACHE_TTL", cache_ttl, DEFAULT_CACHE_TTL), "cache_ttl"
     )
+    lookups = _boolean(
+        pick("allow_jinja_lookups", "OSA_INVENTORY_ALLOW_JINJA_LOOKUPS", None, False),
+        "allow_jinja_lookups",
+    )
 
     section = f"backend:{chosen.value}"
     from_ini: dict[str, Value] = {}
@@ -307,6 +322,7 @@ def resolve_settings(
     directory = None if config_dir is None else os.fspath(config_dir)
     for key, value in default_options(str(chosen.value), directory, str(chosen_name.value)).items():
         options.setdefault(key, Value(value, "default (--config)"))
+    remember_secrets(str(chosen.value), options)
     return Settings(
         backend=Value(str(chosen.value), chosen.source, chosen.line),
         name=chosen_name,
@@ -314,7 +330,34 @@ def resolve_settings(
         options=options,
         ini_path=path if ini is not None else None,
         cache_ttl=ttl,
+        allow_jinja_lookups=lookups,
     )
+
+
+def lookups_setting(env: Mapping[str, str] | None = None) -> Value:
+    """``allow_jinja_lookups`` from the environment or osa.ini, for a store named by a URL
+    (a policy of the host, not a part of the location)."""
+    env = os.environ if env is None else env
+    key, env_key = "allow_jinja_lookups", "OSA_INVENTORY_ALLOW_JINJA_LOOKUPS"
+    if env.get(env_key):
+        return _boolean(Value(env[env_key], f"env {env_key}"), key)
+    path = Path(env.get(INI_ENV) or DEFAULT_INI)
+    ini = _read_ini(path)
+    if ini is not None and ini.has_option("inventory", key):
+        return _boolean(Value(ini.get("inventory", key), f"{path} [inventory]"), key)
+    return Value(False, "default")
+
+
+def _boolean(item: Value, key: str) -> Value:
+    """``item`` as a bool (true/false, yes/no, on/off, 1/0)."""
+    if isinstance(item.value, bool):
+        return item
+    text = str(item.value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return Value(True, item.source)
+    if text in ("0", "false", "no", "off"):
+        return Value(False, item.source)
+    raise ConfigError(f"{key} {item.value!r} ({item.source}) is not true or false")
 
 
 def _seconds(item: Value, key: str) -> Value:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -110,6 +111,7 @@ class FileBackend(Backend):
         self.path = Path(self.config["path"])
         if self.config["backup_keep"] < 1:
             raise ConfigError(f"backend file: backup_keep must be 1 or more for {self.path}")
+        _check_own_files(self.path)
         self.files = FileStore(self.path, backup_keep=self.config["backup_keep"])
         self.history_path = self.path.with_name(self.path.stem + HISTORY_SUFFIX)
         self.lock = FileLock(self.path.with_name(self.path.name + LOCK_SUFFIX))
@@ -367,11 +369,30 @@ class FileBackend(Backend):
         except (StoreCorrupt, UnicodeEncodeError):
             return False
 
+    def redact_history(self, redact: Callable[[str], str]) -> list[int]:
+        """Pass each recorded command and message through ``redact``, in place (lock held)."""
+        lineage, entries = self._read_history()
+        changed: list[int] = []
+        for index, entry in enumerate(entries):
+            info = entry.info
+            command, message = redact(info.command), redact(info.message)
+            if (command, message) != (info.command, info.message):
+                redacted = replace(info, command=command, message=message)
+                entries[index] = replace(entry, info=redacted)
+                changed.append(info.version)
+        if changed:
+            self._write_history(lineage or new_lineage(), entries)
+        return changed
+
     def _write_history(self, lineage: str, entries: list[_Entry]) -> None:
         document = {"format": 1, "lineage": lineage, "versions": [e.to_dict() for e in entries]}
         data = json.dumps(document, indent=2, sort_keys=True).encode()
         try:
-            atomic_write(self.history_path, lambda f: f.write(data), None)
+            try:
+                like: os.stat_result | None = os.stat(self.history_path)
+            except FileNotFoundError:
+                like = None
+            atomic_write(self.history_path, lambda f: f.write(data), like)
         except OSError as exc:
             raise StoreUnavailable(
                 f"cannot write {self.history_path}: {exc.strerror or exc}"
@@ -396,11 +417,35 @@ class FileBackend(Backend):
     def release_lock(self, holder: LockHolder) -> None:
         self.lock.release_lock(holder)
 
+    def holder_alive(self, holder: LockHolder) -> bool:
+        return self.lock.holder_alive(holder)
+
     def lock_status(self) -> LockHolder | None:
         return self.lock.lock_status()
 
     def break_lock(self, lock_id: str) -> None:
         self.lock.break_lock(lock_id)
+
+
+def _check_own_files(path: Path) -> None:
+    """Refuse a path whose history or backup tar another store's files would share.
+
+    Both are named after the file's stem, so ``inv`` and ``inv.json`` would share
+    them, and ``X.history.json`` is the history of ``X.json`` (the inventory name
+    ``history`` gives ``openstack_inventory.history.json``, the default store's).
+    """
+    if path.name.endswith(HISTORY_SUFFIX):
+        owner = path.name[: -len(HISTORY_SUFFIX)] + ".json"
+        raise ConfigError(
+            f"backend file: {path} is the history file of {owner} in the same folder; "
+            "choose another inventory name (--inventory-name) or path"
+        )
+    if path.suffix != ".json":
+        raise ConfigError(
+            f"backend file: path {path} does not end in .json, so its history and backup "
+            f"tar would be those of {path.with_name(path.stem + '.json')}; give a path "
+            "ending in .json"
+        )
 
 
 def _identity(info: VersionInfo | None) -> tuple[Any, ...] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -118,6 +118,19 @@ class MemoryBackend(Backend):
                     extra = {**kept, **fingerprint_extra(fingerprint, warnings)}
                     self.space.versions[index] = (replace(info, extra=extra), data)
 
+    def redact_history(self, redact: Callable[[str], str]) -> list[int]:
+        changed = []
+        with self.space.guard:
+            for index, (info, data) in enumerate(self.space.versions):
+                command, message = redact(info.command), redact(info.message)
+                if (command, message) != (info.command, info.message):
+                    self.space.versions[index] = (
+                        replace(info, command=command, message=message),
+                        data,
+                    )
+                    changed.append(info.version)
+        return changed
+
     # -- lock --
 
     def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
@@ -135,10 +148,7 @@ class MemoryBackend(Backend):
 
     def lock_status(self) -> LockHolder | None:
         with self.space.guard:
-            holder = self.space.holder
-        if holder and holder.expires is not None and holder.expires < time.time():
-            return holder  # expired: the front end takes it over
-        return holder
+            return self.space.holder
 
     def break_lock(self, lock_id: str) -> None:
         with self.space.guard:

@@ -119,7 +119,10 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
     if out.structured:
         data: dict[str, Any] = {"store": store.label, "locked": holder is not None}
         if holder is not None:
+            from osa_inventory.redact import redact_text
+
             data["holder"] = holder.to_dict() | {
+                "command": redact_text(holder.command),
                 "since_date": iso_time(holder.since),
                 "expires_date": iso_time(holder.expires) if holder.expires else None,
             }
@@ -135,7 +138,9 @@ def cmd_lock_status(args: argparse.Namespace) -> int:
             f"osa-inventory lock break {holder.lock_id}"
         )
     if holder.command:
-        out.line(f"  command: {holder.command}")
+        from osa_inventory.redact import redact_text
+
+        out.line(f"  command: {redact_text(holder.command)}")
     if holder.expires:
         out.line(f"  lease expires: {local_time(holder.expires)}")
     return 0

@@ -10,8 +10,6 @@ writer can never be overwritten; a bad name raises before anything is written.
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,9 +35,11 @@ def add_change_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def command_line() -> str:
-    """This command as typed (program name without its directory), for the history."""
-    argv = [os.path.basename(sys.argv[0]) or "osa-inventory", *sys.argv[1:]]
-    return shlex.join(argv)
+    """This command as typed (program name without its directory), secrets masked, for
+    the history."""
+    from osa_inventory.redact import redact_command
+
+    return redact_command([sys.argv[0] or "osa-inventory", *sys.argv[1:]])
 
 
 @dataclass(frozen=True)

@@ -80,22 +80,25 @@ def add_debug_flag(parser: argparse.ArgumentParser | Any) -> None:
 
 def execute(prog: str, func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a parsed command: debug logging on request, one-line errors, exit codes."""
-    from osa_inventory.debuglog import debug
+    from osa_inventory.debuglog import debug, start_debug_log
     from osa_inventory.errors import OsaInventoryError
+    from osa_inventory.redact import redact_text
 
     if args.debug:
-        import logging
-
-        logging.basicConfig(
-            filename=DEBUG_LOG_FILE,
-            level=logging.DEBUG,
-            format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        )
+        try:
+            start_debug_log(DEBUG_LOG_FILE)
+        except OSError as exc:
+            print(
+                f"{prog}: error: cannot write the debug log {DEBUG_LOG_FILE} "
+                f"({exc.strerror or exc}); remove it or run from another directory",
+                file=sys.stderr,
+            )
+            return 2
     try:
         return func(args)
     except OsaInventoryError as exc:
         debug("failed", exc_info=True)
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {redact_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
@@ -109,7 +112,9 @@ def execute(prog: str, func: Callable[[argparse.Namespace], int], args: argparse
 
 
 def warn(message: str) -> None:
-    print(f"osa-inventory: warning: {message}", file=sys.stderr)
+    from osa_inventory.redact import redact_text
+
+    print(f"osa-inventory: warning: {redact_text(message)}", file=sys.stderr)
 
 
 def settings_from(args: argparse.Namespace) -> Any:

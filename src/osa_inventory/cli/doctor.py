@@ -6,7 +6,6 @@ Exit status 0 when every check passes (warnings allowed), 1 when one fails.
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from osa_inventory.cli.common import settings_from, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
 from osa_inventory.inventory import empty_inventory
+from osa_inventory.redact import redact_text
 from osa_inventory.words import kept_versions, plural
 
 PROBLEM_EXIT = 1
@@ -66,6 +66,8 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
             rows.append(Row("inventory", "FAIL", _NO_INVENTORY.format(label=store.label)))
         rows.append(_lock_row(store))
         rows.append(_history_row(store))
+        rows.append(_secrets_row(store))
+        rows.append(_lookups_row(store, snapshot.inventory))
         rows += _backend_rows(store)
         return rows, None if empty else snapshot.inventory
     finally:
@@ -103,11 +105,42 @@ def _lock_row(store: Any) -> Row:
         return Row("lock", "FAIL", str(exc))
     if holder is None:
         return Row("lock", "ok", "not locked")
-    if holder.expires is not None and holder.expires < time.time():
+    if store.is_abandoned(holder):
         return Row(
-            "lock", "warn", f"expired lock of {holder.describe()}; the next writer breaks it"
-        )
-    return Row("lock", "info", f"held by {holder.describe()}: {holder.command}")
+            "lock", "warn", f"lock of {holder.describe()}, whose process is gone; the next "
+            "writer takes it over"
+        )  # fmt: skip
+    return Row("lock", "info", f"held by {holder.describe()}: {redact_text(holder.command)}")
+
+
+def _secrets_row(store: Any) -> Row:
+    try:
+        found = store.recorded_secrets()
+    except OsaInventoryError as exc:
+        return Row("secrets", "FAIL", str(exc))
+    if not found:
+        return Row("secrets", "ok", "no secret in the history or the lock holder")
+    return Row(
+        "secrets",
+        "FAIL",
+        f"secrets recorded (by an older osa-inventory) in {', '.join(found)}; mask them with: "
+        "osa-inventory history redact",
+    )
+
+
+def _lookups_row(store: Any, inventory: dict[str, Any]) -> Row:
+    from osa_inventory.lookups import describe, executable_values
+
+    found = executable_values(inventory)
+    if not found:
+        return Row("lookups", "ok", "no value that Ansible would execute (Jinja lookups)")
+    status = "warn" if store.allow_jinja_lookups else "FAIL"
+    return Row(
+        "lookups",
+        status,
+        f"{len(found)} stored value(s) that Ansible would execute, e.g. {describe(found)}; "
+        "see docs/security.md",
+    )
 
 
 def _history_row(store: Any) -> Row:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 from osa_inventory import timefmt
@@ -11,6 +12,7 @@ from osa_inventory.cli.common import open_store_from, settings_from, store_flags
 from osa_inventory.cli.diffview import render_diff, summary
 from osa_inventory.cli.output import Output, add_format_flag, plural
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError
+from osa_inventory.redact import redact_text
 from osa_inventory.timefmt import local_time
 from osa_inventory.words import kept_versions
 
@@ -20,7 +22,17 @@ DIFFERENT_EXIT = 1  # diff --exit-code: the versions differ
 
 def add_commands(commands: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
     history = commands.add_parser(
-        "history", parents=[parent], help="versions of the store: time, actor, command, message"
+        "history",
+        parents=[store_flags()],  # 'history redact' takes the store lock: --lock-timeout
+        help="versions of the store: time, actor, command, message; 'history redact' masks "
+        "secrets recorded by older versions",
+    )
+    history.add_argument(
+        "action",
+        nargs="?",
+        choices=("redact",),
+        help="redact: mask, in place, the secrets (passwords in command lines) that older "
+        "versions of osa-inventory recorded in the history",
     )
     history.add_argument("--limit", type=int, metavar="N", help="show only the newest N versions")
     add_format_flag(history)
@@ -84,6 +96,8 @@ def iso_time(seconds: float) -> str | None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    if args.action == "redact":
+        return cmd_history_redact(args)
     store = open_store_from(args)
     try:
         versions = store.history()
@@ -96,7 +110,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         versions = versions[-args.limit :]
     head = versions[-1].version if versions else None
     rows, data = [], []
-    for info in versions:
+    for info in versions:  # what older versions recorded is shown with its secrets masked
+        info = replace(info, command=redact_text(info.command), message=redact_text(info.message))
         actor = "@".join(p for p in (info.user, info.host) if p)
         rows.append([info.version, format_time(info.time), actor, info.command, info.message])
         data.append(
@@ -123,6 +138,27 @@ def cmd_history(args: argparse.Namespace) -> int:
         data=data,
         wrap=["command", "message"],
     )
+    return 0
+
+
+def cmd_history_redact(args: argparse.Namespace) -> int:
+    """``history redact``: mask the secrets older versions recorded, in place."""
+    store = open_store_from(args)
+    try:
+        if not store.versioned:
+            raise ConfigError(f"{store.label} keeps no history; there is nothing to redact")
+        changed = store.redact_history()
+        store.read()  # a network backend's local copy follows the rewritten history
+    finally:
+        store.close()
+    out = Output(args.format)
+    if out.structured:
+        out.data({"store": store.label, "redacted_versions": changed})
+    elif changed:
+        listed = ", ".join(str(n) for n in changed)
+        out.line(f"{store.label}: masked the secrets recorded with versions {listed}")
+    else:
+        out.line(f"{store.label}: no secrets recorded in the history; nothing changed")
     return 0
 
 

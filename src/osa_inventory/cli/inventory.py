@@ -61,6 +61,12 @@ def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentP
     action.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-m", "--message", default="", help="reason recorded in the history")
     parser.add_argument(
+        "--allow-foreign-store",
+        action="store_true",
+        help="write even into a store none of whose physical hosts is in the config "
+        "(normally refused: it holds another deployment)",
+    )
+    parser.add_argument(
         "--regenerate",
         action="store_true",
         help="generate even when the inputs are unchanged since the stored version",
@@ -77,8 +83,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.check:
             return _report_check(preview(store, inputs, warn=warn))
-        command = ("osa-inventory " + " ".join(sys.argv[1:])).strip()
-        options = {"message": args.message, "command": command, "regenerate": args.regenerate}
+        from osa_inventory.redact import redact_argv
+
+        command = " ".join(["osa-inventory", *redact_argv(sys.argv[1:])])
+        options = {
+            "message": args.message,
+            "command": command,
+            "regenerate": args.regenerate,
+            "allow_foreign_store": args.allow_foreign_store,
+        }
         if args.host is not None:
             hostvars = host_vars(store, inputs, args.host, warn=warn, **options)
         else:

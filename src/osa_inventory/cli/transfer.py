@@ -129,7 +129,7 @@ def _export(args: argparse.Namespace, shown: progress.ProgressCallback) -> int:
     else:  # byte for byte what OSA writes (the file has no final newline)
         text = dumps_inventory(inventory)
     if args.output:
-        from osa_inventory.fileio import atomic_write
+        from osa_inventory.fileio import write_output
 
         target = Path(args.output)
         if not target.parent.is_dir():
@@ -139,10 +139,10 @@ def _export(args: argparse.Namespace, shown: progress.ProgressCallback) -> int:
             for chunk in progress.in_chunks(text.encode(), f"writing {target}", shown):
                 stream.write(chunk)
 
-        try:
-            atomic_write(target, write, None)
+        try:  # a device, a FIFO or standard output is written to, never replaced
+            write_output(target, write)
         except OSError as exc:
-            raise ConfigError(f"--output {target}: cannot write ({exc.strerror})") from exc
+            raise ConfigError(f"--output {target}: cannot write ({exc.strerror or exc})") from exc
         print(f"exported {store.label} to {target}", file=sys.stderr)
     else:  # the bytes a file would hold, also when OSA's JSON has no final newline
         for piece in progress.in_chunks(text, "writing standard output", shown):

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from osa_inventory.errors import ConfigError
-from osa_inventory.fileio import atomic_write
+from osa_inventory.fileio import NotRegularFile, atomic_write
 
 _SECTION_RE = re.compile(r"^\s*\[(?P<name>[^\]]+)\]")
 
@@ -51,8 +51,13 @@ def set_ini_option(path: Path, section: str, key: str, value: str) -> None:
             f"{path.parent} does not exist; create it, or point OSA_INVENTORY_CONFIG at "
             "another osa.ini"
         )
-    try:
-        atomic_write(Path(os.path.realpath(path)), lambda f: f.write(data), like)
+    try:  # a link to osa.ini is written through; /dev/null and the like are refused
+        atomic_write(path, lambda f: f.write(data), like)
+    except NotRegularFile as exc:
+        raise ConfigError(
+            f"{path} is {exc.strerror}; point OSA_INVENTORY_CONFIG at an osa.ini file to "
+            "change settings"
+        ) from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 

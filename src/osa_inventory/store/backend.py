@@ -21,6 +21,8 @@ capability                 methods
 :class:`LockingBackend`    ``acquire_lock``/``release_lock``/``lock_status``/
                            ``break_lock``; without it: a local lock file
 :class:`TakeoverReporter`  ``stale_holder``: the dead holder a lock was taken from
+:class:`LockLiveness`      ``holder_alive(holder)``: the server says whether a
+                           holder is alive (never judged by clocks)
 :class:`VersionedBackend`  ``head``/``list_versions``/``read_version``/
                            ``write_version`` (compare-and-swap); without it: no
                            history
@@ -29,6 +31,8 @@ capability                 methods
 :class:`CanonicalReader`   ``read_current_bytes()``: the head's canonical bytes
 :class:`CanonicalWriter`   ``write_canonical(data, ...)``: a version given those bytes
 :class:`FingerprintRecorder`  ``set_fingerprint``: remember the generator's inputs
+:class:`HistoryRedactor`   ``redact_history(redact)``: rewrite recorded command
+                           lines in place (``history redact``)
 :class:`HostReader`        ``load_host(name)``: one host's variables, for ``--host``
 :class:`RetentionReporter` ``retention()``: how many versions are kept
 :class:`SchemaAdmin`       ``upgrade_schema``/``schema_status`` (``osa-inventory db``)
@@ -49,7 +53,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -67,8 +71,10 @@ __all__ = [
     "Describable",
     "DoctorChecks",
     "FingerprintRecorder",
+    "HistoryRedactor",
     "HostReader",
     "LockHolder",
+    "LockLiveness",
     "LockingBackend",
     "MinimalBackend",
     "Option",
@@ -149,16 +155,37 @@ class LockHolder(_Record):
 
     @classmethod
     def for_this_process(cls, ttl: float | None = None) -> LockHolder:
+        """This process as a holder, its command line with secrets masked.
+
+        ``expires`` (with ``ttl``) is only shown; whether a holder is alive is
+        never judged by comparing it with another host's clock (see
+        :class:`LockLiveness`).
+        """
+        from osa_inventory.redact import redact_argv
+
         now = time.time()
+        words = [os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)]
         return cls(
             lock_id=os.urandom(6).hex(),
             user=current_user(),
             host=os.uname().nodename,
             pid=os.getpid(),
             since=now,
-            command=" ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv)),
+            command=" ".join(redact_argv(words)),
             expires=now + ttl if ttl else None,
         )
+
+    def gone_from_this_host(self) -> bool:
+        """Whether this holder ran on this host and its process no longer exists."""
+        if self.host != os.uname().nodename or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # another user's live process
+            return False
+        return False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -240,11 +267,14 @@ class WriteMeta:
         fingerprint: str = "",
         warnings: tuple[str, ...] = (),
     ) -> WriteMeta:
+        from osa_inventory.redact import redact_argv, redact_text
+
+        recorded = " ".join(redact_argv(sys.argv)) if command is None else redact_text(command)
         return cls(
             user=current_user(),
             host=os.uname().nodename,
-            command=command if command is not None else " ".join(sys.argv),
-            message=message,
+            command=recorded,
+            message=redact_text(message),
             fingerprint=fingerprint,
             warnings=tuple(warnings),
         )
@@ -328,6 +358,23 @@ class LockingBackend(Protocol):
 
 
 @runtime_checkable
+class LockLiveness(Protocol):
+    """A lock that knows from its server whether the holder it reports is alive.
+
+    A session holding an advisory lock or ``GET_LOCK``, an etcd lease kept
+    alive, a ``flock`` held by a process: the server (or kernel) frees such a
+    lock when its holder dies, so a holder it reports is alive. The front end
+    never breaks a live holder and never compares its own clock with the
+    holder's: it waits, up to its lock timeout.
+    """
+
+    def holder_alive(self, holder: LockHolder) -> bool | None:
+        """True: ``holder`` (just returned by ``acquire_lock``) is alive; False: it is
+        gone and its lock may be broken; None: the lock cannot tell (then only a
+        holder on this host whose process is gone counts as gone)."""
+
+
+@runtime_checkable
 class TakeoverReporter(Protocol):
     """A lock that knows when it was taken from a holder that died (e.g. a freed flock)."""
 
@@ -353,6 +400,18 @@ class VersionedBackend(Protocol):
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
     ) -> VersionInfo:
         """Store a new version if the head is still ``expected``, else raise StaleWrite."""
+
+
+@runtime_checkable
+class HistoryRedactor(Protocol):
+    """Rewrites what its history recorded about each version, in place
+    (``osa-inventory history redact``): for stores written by versions that
+    recorded secrets in command lines."""
+
+    def redact_history(self, redact: Callable[[str], str]) -> list[int]:
+        """Pass the ``command`` and ``message`` of every retained version (and of a lock
+        holder left behind) through ``redact``; store what changed, leaving contents,
+        numbers and times as they are. The lock is held. Returns the versions changed."""
 
 
 @runtime_checkable
@@ -474,12 +533,14 @@ class DefaultOptions(Protocol):
 CAPABILITIES: dict[str, type] = {
     "locking": LockingBackend,
     "lock-takeover-report": TakeoverReporter,
+    "lock-liveness": LockLiveness,
     "versions": VersionedBackend,
     "overwrite": Overwriter,
     "snapshot-read": CurrentReader,
     "canonical-bytes": CanonicalReader,
     "canonical-writes": CanonicalWriter,
     "fingerprints": FingerprintRecorder,
+    "history-redaction": HistoryRedactor,
     "host-reads": HostReader,
     "retention": RetentionReporter,
     "schema": SchemaAdmin,

@@ -3,10 +3,12 @@
 Every successful read of a network backend (one whose class sets ``network =
 True``: PostgreSQL, MySQL, etcd) refreshes a copy in the cache directory
 (``$XDG_CACHE_HOME/osa-inventory``, else ``~/.cache/osa-inventory``; directory
-0700, files 0600). The backend is always asked first: the copy is served only
-when reading raises :class:`~osa_inventory.errors.StoreUnavailable`, with a
-warning, and only while it is at most ``cache_ttl`` seconds old (its age counts
-from the last read that confirmed it). A run that served the copy refuses every
+0700, files 0600, both the user's own: anything else is refused, since whoever can
+write there could plant a copy to be served). The backend is always asked first:
+the copy is served only when reading raises
+:class:`~osa_inventory.errors.StoreUnavailable`, with a warning, and only while
+it is at most ``cache_ttl`` seconds old (its age counts from the last read that
+confirmed it). A run that served the copy refuses every
 write, so a stale copy is never written back.
 
 A cache file holds two lines: a JSON header (format, store label, version) and
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from osa_inventory.errors import StoreUnavailable
+from osa_inventory.fileio import NEW_FILE_MODE, check_private
 from osa_inventory.jsonio import dumps_inventory
 from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.store import CommitResult, Snapshot, Store
@@ -42,14 +45,16 @@ def cache_dir() -> Path:
     return Path(base) / APP_DIR
 
 
-def cache_key(backend: str, options: Mapping[str, Any], name: str, secret: set[str]) -> str:
+def cache_key(
+    backend: str, options: Mapping[str, Any], name: str, schema: Mapping[str, Any] | None
+) -> str:
     """A digest naming one store; secret options and URL passwords stay out of it."""
-    from osa_inventory.settings import is_secret, mask_url_password
+    from osa_inventory.redact import mask_url_password, option_is_secret
 
     shown = {
         key: mask_url_password(value) if isinstance(value, str) else value
         for key, value in options.items()
-        if key not in secret and not is_secret(key)
+        if not option_is_secret(key, schema)
     }
     text = json.dumps([backend, name, shown], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -78,6 +83,16 @@ class LocalCache:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def check(self) -> None:
+        """Refuse a cache directory or file that is not this user's own, mode 0700/0600:
+        whoever else could write there could plant a copy to be served."""
+        for path, what in ((self.path.parent, "local cache directory"), (self.path, "cache file")):
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                return
+            check_private(info, path, what)
+
     def _header(self) -> dict[str, Any] | None:
         try:
             with open(self.path, "rb") as handle:
@@ -85,8 +100,21 @@ class LocalCache:
         except (OSError, ValueError):
             return None
 
+    @staticmethod
+    def _shown(version: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A version record as the header keeps it: secrets in its command line masked."""
+        if version is None:
+            return None
+        from osa_inventory.redact import redact_text
+
+        return {
+            **version,
+            **{k: redact_text(str(version[k])) for k in ("command", "message") if k in version},
+        }
+
     def load(self) -> CachedCopy | None:
         """The cached copy, or None when there is none or it does not parse."""
+        self.check()
         try:
             with open(self.path, "rb") as handle:
                 header = json.loads(handle.readline())
@@ -104,7 +132,8 @@ class LocalCache:
 
     def save(self, snapshot: Snapshot, label: str) -> None:
         """Record ``snapshot`` as confirmed now (only touch the file if it is the same version)."""
-        version = snapshot.version.to_dict() if snapshot.version is not None else None
+        self.check()
+        version = self._shown(snapshot.version.to_dict() if snapshot.version else None)
         if version is not None and self.is_current(version):
             os.utime(self.path)
             return
@@ -119,10 +148,12 @@ class LocalCache:
 
     def is_current(self, version: dict[str, Any]) -> bool:
         header = self._header()
-        return bool(header and header.get("format") == FORMAT and header.get("version") == version)
+        shown = self._shown(version)
+        return bool(header and header.get("format") == FORMAT and header.get("version") == shown)
 
     def canonical_bytes(self, version: dict[str, Any]) -> bytes | None:
         """The cached body if it is ``version`` and intact (its digest checks out)."""
+        self.check()
         try:
             with open(self.path, "rb") as handle:
                 header = json.loads(handle.readline())
@@ -131,7 +162,7 @@ class LocalCache:
             return None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             return None
-        if header.get("version") != version:
+        if header.get("version") != self._shown(version):
             return None
         if hashlib.sha256(body).hexdigest() != header.get("sha256"):
             return None
@@ -140,16 +171,13 @@ class LocalCache:
     def _write(self, data: bytes) -> None:
         directory = self.path.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = directory.stat()
-        if info.st_uid == os.getuid() and info.st_mode & 0o077:
-            os.chmod(directory, 0o700)
+        self.check()  # made by someone else meanwhile
         from osa_inventory.tempfiles import SUFFIX, remove_stale_temp_files, temp_prefix
 
         remove_stale_temp_files(self.path)  # left by a reader killed mid-write
-        fd, temp = tempfile.mkstemp(  # mkstemp: mode 0600
-            prefix=temp_prefix(self.path), suffix=SUFFIX, dir=directory
-        )
+        fd, temp = tempfile.mkstemp(prefix=temp_prefix(self.path), suffix=SUFFIX, dir=directory)
         try:
+            os.fchmod(fd, NEW_FILE_MODE)  # whatever the umask
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(temp, self.path)
@@ -306,9 +334,9 @@ def caching_store(
     **kwargs: Any,
 ) -> CachingStore:
     """A :class:`CachingStore` with its cache file named after the store's settings."""
-    from osa_inventory.store.registry import secret_options
+    from osa_inventory.store.registry import option_schema
 
-    key = cache_key(backend_name, options, inventory_name, secret_options(backend))
+    key = cache_key(backend_name, options, inventory_name, option_schema(backend))
     return CachingStore(
         backend, cache=LocalCache(cache_dir() / f"{key}.json"), ttl=ttl, warn=warn, **kwargs
     )

@@ -20,9 +20,11 @@ from osa_inventory.settings import (
     DEFAULT_NAME,
     Settings,
     Value,
+    lookups_setting,
     mask_url_password,
     option_layer,
     parse_pairs,
+    remember_secrets,
 )
 from osa_inventory.store.backend import Describable, MinimalBackend
 from osa_inventory.store.registry import load_backend_class, parse_url, plugin_failure
@@ -52,6 +54,7 @@ def open_backend(
     declared = getattr(backend_class, "options", None)
     if inventory_name is not None and isinstance(declared, Mapping) and "name" in declared:
         chosen.setdefault("name", inventory_name)
+    _remember_secret_values(declared, chosen)
     try:
         instance = backend_class()
         instance.register(chosen)
@@ -62,18 +65,35 @@ def open_backend(
     return instance
 
 
+def _remember_secret_values(declared: Any, options: Mapping[str, Any]) -> None:
+    """Mask the values of secret options in every text this process records from now on
+    (however the backend was opened: settings, a URL, or the API)."""
+    from osa_inventory.redact import option_is_secret, remember
+
+    schema = declared if isinstance(declared, Mapping) and declared else None
+    for key, value in options.items():
+        if isinstance(value, str) and option_is_secret(key, schema):
+            remember(value)
+
+
 def store_label(backend: object, backend_name: str, options: Mapping[str, Any]) -> str:
     """The label of a store: the backend's ``describe()``, else name and a digest of options.
 
     The label names the store in messages and, for a backend without a lock of
     its own, the front end's local lock file: every road to one store gives it
-    the same label, so they all share that lock. The digest keeps secrets out.
+    the same label, so they all share that lock. The digest is of the options as
+    shown, secrets masked, so that it reveals nothing about them.
     """
     if isinstance(backend, Describable):
         text = backend.describe()
         if text:
             return str(text)
-    encoded = json.dumps(dict(options), sort_keys=True, default=str)
+    from osa_inventory.redact import shown_option
+    from osa_inventory.store.registry import option_schema
+
+    schema = option_schema(backend)
+    shown = {key: shown_option(key, value, schema) for key, value in options.items()}
+    encoded = json.dumps(shown, sort_keys=True, default=str)
     return f"{backend_name}:{hashlib.sha256(encoded.encode()).hexdigest()[:12]}"
 
 
@@ -99,8 +119,10 @@ def url_settings(
                 f"option {key} is given by the URL and by {item.origin}; give it one way only"
             )
         chosen[key] = item
+    remember_secrets(backend, chosen)
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     return Settings(
+        allow_jinja_lookups=lookups_setting(),
         backend=Value(backend, "URL"),
         name=Value(name or DEFAULT_NAME, "--inventory-name" if name else "default"),
         lock_timeout=Value(timeout, "--lock-timeout" if lock_timeout is not None else "default"),
@@ -161,6 +183,7 @@ def open_store(
         raise _with_sources(exc, settings) from exc
     label = store_label(backend, name, options)
     timeout = float(settings.lock_timeout.value)
+    lookups = bool(settings.allow_jinja_lookups.value)
     if local_copy and settings.cache_ttl.value > 0 and getattr(backend, "network", False):
         from osa_inventory.store.cache import caching_store
 
@@ -173,5 +196,6 @@ def open_store(
             label=label,
             lock_timeout=timeout,
             warn=warn,
+            allow_jinja_lookups=lookups,
         )
-    return Store(backend, label=label, lock_timeout=timeout, warn=warn)
+    return Store(backend, label=label, lock_timeout=timeout, warn=warn, allow_jinja_lookups=lookups)

@@ -7,8 +7,8 @@ needs without scanning every installed distribution's metadata; a test keeps
 the two lists equal.
 
 What only a backend knows, the registry asks its class: which URL schemes name
-it (:func:`parse_url`), its default options (:func:`default_options`) and which
-options are secret (:func:`secret_options`).
+it (:func:`parse_url`), its default options (:func:`default_options`) and its
+option schema (:func:`option_schema`), which says which options are secret.
 """
 
 from __future__ import annotations
@@ -107,11 +107,16 @@ def check_contract(backend_class: Any, label: str) -> None:
 
 
 def _find_class(name: str) -> Any:
+    from osa_inventory.redact import learn_schema
+
     if ":" in name:
-        return _import_target(name)
-    if name in BUILTIN_BACKENDS:
-        return _import_target(BUILTIN_BACKENDS[name])
-    return _load_plugin(name)
+        found = _import_target(name)
+    elif name in BUILTIN_BACKENDS:
+        found = _import_target(BUILTIN_BACKENDS[name])
+    else:
+        found = _load_plugin(name)
+    learn_schema(found)  # its secret options are masked in every text from now on
+    return found
 
 
 def load_backend_class(name: str) -> Any:
@@ -175,14 +180,13 @@ def default_options(backend: str, config_dir: str | None, name: str) -> dict[str
     return dict(backend_class.default_options(config_dir, name))
 
 
-def secret_options(backend: Any) -> set[str]:
-    """Options a backend (name, class or instance) declares ``secret`` in its schema."""
+def option_schema(backend: Any) -> Mapping[str, Any] | None:
+    """A backend's (name, class or instance) option schema; None when it has none or
+    cannot be loaded (then :mod:`osa_inventory.redact` judges options by name)."""
     declared = getattr(
         find_backend_class(backend) if isinstance(backend, str) else backend, "options", None
     )
-    if not isinstance(declared, Mapping):
-        return set()
-    return {key for key, option in declared.items() if getattr(option, "secret", False)}
+    return declared if isinstance(declared, Mapping) and declared else None
 
 
 def is_network(backend: str) -> bool:

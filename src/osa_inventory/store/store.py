@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from osa_inventory.debuglog import debug, warning
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
-from osa_inventory.errors import HistoryCorrupt, LockTimeout, StaleWrite, StoreError
+from osa_inventory.errors import ConfigError, HistoryCorrupt, LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
@@ -29,9 +29,11 @@ from osa_inventory.store.backend import (
     Closable,
     CurrentReader,
     FingerprintRecorder,
+    HistoryRedactor,
     HostReader,
     LockHolder,
     LockingBackend,
+    LockLiveness,
     MinimalBackend,
     Overwriter,
     Retention,
@@ -41,9 +43,8 @@ from osa_inventory.store.backend import (
     VersionInfo,
     WriteMeta,
 )
-from osa_inventory.store.filelock import FileLock, pid_alive
+from osa_inventory.store.filelock import FileLock
 
-DEFAULT_LOCK_TTL = 300.0
 Capability = TypeVar("Capability")
 
 
@@ -64,14 +65,36 @@ class CommitResult:
     data: bytes | None = None
 
 
+def local_lock_dir() -> Path:
+    """This user's own directory (mode 0700) for the locks of plugins without their own:
+    ``$XDG_RUNTIME_DIR/osa-inventory-locks``, else ``/tmp/osa-inventory-locks-UID``."""
+    import tempfile
+
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "osa-inventory-locks"
+    return Path(tempfile.gettempdir()) / f"osa-inventory-locks-{os.geteuid()}"
+
+
 def local_lock_path(label: str) -> Path:
     """Where the front end keeps the lock of a plugin without its own."""
     import hashlib
-    import tempfile
 
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     digest = hashlib.sha256(label.encode()).hexdigest()[:16]
-    return Path(base) / "osa-inventory-locks" / f"{digest}.lock"
+    return local_lock_dir() / f"{digest}.lock"
+
+
+def recorded(meta: WriteMeta) -> WriteMeta:
+    """``meta`` as the history may keep it: secrets in its command and message masked
+    (also those copied from another store, e.g. by ``migrate``)."""
+    from dataclasses import replace
+
+    from osa_inventory.redact import redact_text
+
+    command, message = redact_text(meta.command), redact_text(meta.message)
+    if (command, message) == (meta.command, meta.message):
+        return meta
+    return replace(meta, command=command, message=message)
 
 
 class Store:
@@ -83,21 +106,24 @@ class Store:
         *,
         label: str = "",
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        lock_ttl: float = DEFAULT_LOCK_TTL,
         warn: Callable[[str], None] | None = None,
+        allow_jinja_lookups: bool = False,
     ) -> None:
         self.backend = backend
         self.label = label or getattr(backend, "name", "") or type(backend).__name__
         self.lock_timeout = lock_timeout
-        self.lock_ttl = lock_ttl
         self.warn = warn or (lambda message: warning("%s", message))
+        #: store values that make Ansible run lookups (see osa_inventory.lookups)
+        self.allow_jinja_lookups = allow_jinja_lookups
         self._versions = backend if isinstance(backend, VersionedBackend) else None
         self.versioned = self._versions is not None
         if isinstance(backend, LockingBackend):
             self.locker: LockingBackend = backend
         else:
-            self.locker = FileLock(local_lock_path(self.label))
+            self.locker = FileLock(local_lock_path(self.label), private_dir=True)
         self._holder: LockHolder | None = None
+        #: the inventory append_version wrote last (a migration writes a series)
+        self._appended: dict[str, Any] | None = None
         #: why the history could not be read, when the inventory was served without it;
         #: said once, as a warning on close, or as the error of a write that needs it
         self._history_problem: HistoryCorrupt | None = None
@@ -222,7 +248,7 @@ class Store:
             self.locker.release_lock(holder)
 
     def _acquire(self) -> LockHolder:
-        holder = LockHolder.for_this_process(ttl=self.lock_ttl)
+        holder = LockHolder.for_this_process()
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.02
         while True:
@@ -234,7 +260,7 @@ class Store:
                 if stale is not None:
                     self.warn(f"took over the lock left by {stale.describe()}, which died")
                 return holder
-            if self._is_abandoned(current) and self._break_abandoned(current):
+            if self.is_abandoned(current) and self._break_abandoned(current):
                 continue
             if time.monotonic() >= deadline:
                 raise self._lock_timeout(current)
@@ -265,15 +291,50 @@ class Store:
         self.warn(f"breaking abandoned lock held by {holder.describe()}")
         return True
 
-    @staticmethod
-    def _is_abandoned(holder: LockHolder) -> bool:
-        if holder.expires is not None and holder.expires < time.time():
-            return True
-        same_host = holder.host == os.uname().nodename
-        return same_host and holder.pid > 0 and not pid_alive(holder.pid)
+    def is_abandoned(self, holder: LockHolder) -> bool:
+        """Whether ``holder`` is gone: as its lock's server says, else (a lock that cannot
+        tell) a holder on this host whose process is gone. Never by comparing clocks."""
+        if isinstance(self.locker, LockLiveness):
+            alive = self.locker.holder_alive(holder)
+            if alive is not None:
+                return not alive
+        return holder.gone_from_this_host()
 
     def lock_status(self) -> LockHolder | None:
         return self.locker.lock_status()
+
+    # -- secrets recorded by older versions --
+
+    def recorded_secrets(self) -> list[str]:
+        """What in the history (or the lock's holder record) holds a secret, e.g.
+        ``version 3``: command lines recorded before they were masked."""
+        from osa_inventory.redact import redact_text
+
+        found = []
+        if self._versions is not None:
+            for info in self._versions.list_versions():
+                if any(redact_text(text) != text for text in (info.command, info.message)):
+                    found.append(f"version {info.version}")
+        holder = self.locker.lock_status()
+        if holder is not None and redact_text(holder.command) != holder.command:
+            found.append(f"lock holder {holder.lock_id}")
+        return found
+
+    def redact_history(self) -> list[int]:
+        """Mask the secrets the history recorded, in place (under the lock); the versions
+        changed. See :class:`~osa_inventory.store.backend.HistoryRedactor`."""
+        from osa_inventory.redact import redact_text
+
+        if self._versions is None:
+            return []
+        redactor = self.capability(HistoryRedactor)
+        if redactor is None:
+            raise StoreError(
+                f"backend {self.label} cannot rewrite its history (it lacks redact_history); "
+                "ask its maintainer to add it (docs/plugins.md)"
+            )
+        with self.locked():
+            return redactor.redact_history(redact_text)
 
     def break_lock(self, lock_id: str) -> None:
         self.locker.break_lock(lock_id)
@@ -294,6 +355,7 @@ class Store:
         self._before_write(base)
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
+        self._check_lookups(inventory, base.inventory)
         if self._versions is None:
             self.backend.write(inventory)
             return self._written(CommitResult(True, None, inventory))
@@ -317,12 +379,14 @@ class Store:
         self._before_write(base)
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
+        self._check_lookups(inventory, base.inventory)
         return self._write_version(inventory, meta, base.version)
 
     def _write_version(
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
     ) -> CommitResult:
         assert self._versions is not None
+        meta = recorded(meta)
         if isinstance(self.backend, CanonicalWriter):  # serialised once, here
             from osa_inventory.jsonio import dumps_inventory
 
@@ -334,6 +398,21 @@ class Store:
 
     def _before_write(self, base: Snapshot) -> None:
         """Hook: refuse to write from ``base`` (the caching store refuses its local copy)."""
+
+    def _check_lookups(self, inventory: dict[str, Any], base: dict[str, Any] | None) -> None:
+        """Refuse new values that Ansible would execute, unless allowed (see lookups.py)."""
+        if self.allow_jinja_lookups:
+            return
+        from osa_inventory.lookups import describe, executable_values
+
+        found = executable_values(inventory, base)
+        if found:
+            raise ConfigError(
+                f"store {self.label}: refusing to store a value that Ansible would execute: "
+                f"{describe(found)}; remove it from the config, or if everyone who can write "
+                "the store is trusted set allow_jinja_lookups = true in [inventory] of osa.ini "
+                "(docs/security.md)"
+            )
 
     def _written(self, result: CommitResult) -> CommitResult:
         """Hook: a new version was written (the caching store keeps a copy)."""
@@ -347,10 +426,12 @@ class Store:
         """
         if self._holder is None:
             raise StoreError("internal error: write without holding the store lock")
+        self._check_lookups(inventory, self._appended)  # a series: scan what changed
+        self._appended = inventory
         if self._versions is None:
             self.backend.write(inventory)
             return None
-        return self._versions.write_version(inventory, meta, self._versions.head())
+        return self._versions.write_version(inventory, recorded(meta), self._versions.head())
 
     def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> CommitResult:
         """Write ``inventory`` as a new version without reading the current one; lock held.
@@ -360,6 +441,8 @@ class Store:
         """
         if self._holder is None:
             raise StoreError("internal error: write without holding the store lock")
+        self._check_lookups(inventory, None)  # the current version is unreadable: scan it all
+        meta = recorded(meta)
         if isinstance(self.backend, Overwriter):
             version: VersionInfo | None = self.backend.overwrite(inventory, meta)
         elif self._versions is not None:
@@ -409,7 +492,7 @@ class Store:
             return False
         if snapshot.version is None or not fingerprint:
             return False
-        holder = LockHolder.for_this_process(ttl=self.lock_ttl)
+        holder = LockHolder.for_this_process()
         try:  # best effort: a read-only role (or a busy store) just skips it
             if self.locker.acquire_lock(holder) is not None:
                 return False

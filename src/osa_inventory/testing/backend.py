@@ -805,23 +805,11 @@ class BackendConformance:
             assert other.locker.acquire_lock(holder) is None
             return holder.pid
 
-    @pytest.mark.parametrize("how", ["dead-process", "expired-lease"])
-    def test_abandoned_lock_is_taken_over(self, backend_spec: BackendSpec, how: str) -> None:
+    def test_abandoned_lock_is_taken_over(self, backend_spec: BackendSpec) -> None:
+        """A holder on this host whose process died blocks nobody, and is named."""
         warnings: list[str] = []
         store = self.empty_store(backend_spec, lock_timeout=5, warn=warnings.append)
-        holder = None
-        if how == "expired-lease":
-            now = time.time()
-            holder = LockHolder(
-                lock_id="expired0000a",
-                user="someone",
-                host="elsewhere.invalid",
-                pid=4242,
-                since=now - 3600,
-                command="osa-inventory (gone)",
-                expires=now - 60,
-            )
-        pid = self._abandoned_holder(backend_spec, holder, store.label)
+        pid = self._abandoned_holder(backend_spec, None, store.label)
         status = store.lock_status()
         started = time.monotonic()
         result = store.update(increment)
@@ -830,10 +818,62 @@ class BackendConformance:
         assert any(f"pid {pid}" in w for w in warnings), (
             f"taking over the lock abandoned by pid {pid} must warn naming it: {warnings}"
         )
-        if holder is not None:
-            assert any(holder.lock_id in w for w in warnings), warnings
         if status is not None:
             assert any(status.lock_id in w for w in warnings), warnings
+        assert store.lock_status() is None
+
+    def test_live_lock_is_never_broken_by_clocks(self, backend_spec: BackendSpec) -> None:
+        """A live holder whose clock runs far behind, or whose run outlasts any lease
+        (its ``since`` and ``expires`` long past), is waited for and never broken."""
+        holder_store = self.empty_store(backend_spec)
+        now = time.time()
+        skewed = LockHolder(
+            lock_id="skewed00000a",
+            user="someone",
+            host="clock-behind.invalid",
+            pid=os.getpid(),
+            since=now - 86400,
+            command="osa-inventory --list",
+            expires=now - 3600,
+        )
+        assert holder_store.locker.acquire_lock(skewed) is None
+        waiter = self.store(backend_spec, lock_timeout=self.contention_timeout)
+        try:
+            with pytest.raises(LockTimeout, match=skewed.lock_id):
+                waiter.update(increment)
+            status = waiter.lock_status()
+            assert status is not None and status.lock_id == skewed.lock_id, (
+                "the waiting writer broke a live lock"
+            )
+        finally:
+            holder_store.locker.release_lock(skewed)
+        assert counter_of(waiter.update(increment).inventory) == 1
+
+    def test_dead_holder_of_another_host_is_left_to_lock_break(
+        self, backend_spec: BackendSpec
+    ) -> None:
+        """A holder from another host that died: a lock its server frees (flock, database
+        session) is taken; one that cannot tell (a row, a lease still running) makes the
+        writer time out naming ``lock break ID``, which then frees it."""
+        store = self.empty_store(backend_spec, lock_timeout=2)
+        now = time.time()
+        holder = LockHolder(
+            lock_id="elsewhere00a",
+            user="someone",
+            host="elsewhere.invalid",
+            pid=4242,
+            since=now - 3600,
+            command="osa-inventory (gone)",
+            expires=now - 60,
+        )
+        self._abandoned_holder(backend_spec, holder, store.label)
+        try:
+            result = store.update(increment)
+        except LockTimeout as exc:
+            assert f"'osa-inventory lock break {holder.lock_id}'" in str(exc), exc
+            store.break_lock(holder.lock_id)
+            result = store.update(increment)
+        assert counter_of(result.inventory) == 1
         assert store.lock_status() is None
 
     def test_lock_is_held_for_the_block_only(self, backend_spec: BackendSpec) -> None:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from osa_inventory.backends.craton.client import ClientConfig, CratonClient, CratonError
 from osa_inventory.backends.craton.history import NotRetained, rebuild, retained
-from osa_inventory.backends.craton.lock import DEFAULT_TTL, CellLock, abandoned
+from osa_inventory.backends.craton.lock import CellLock
 from osa_inventory.backends.craton.mapping import (
     Layout,
     canonical,
@@ -52,6 +52,7 @@ from osa_inventory.backends.craton.records import (
     head_of,
     info_of,
     new_record,
+    redacted,
     version_key,
     version_number,
 )
@@ -176,7 +177,7 @@ class CratonBackend(Backend):
             ClientConfig(url, project_id, config["user"], config["key"], config["timeout"], verify)
         )
         self.places = Places(self.client, project_id, self.cloud, self.region)
-        self.lock = CellLock(self.places, scrub=self.scrub)
+        self.lock = CellLock(self.places, warn=lambda message: self.warn(message))
         #: what Craton held at the last read or write (hosts with ids), and its version
         self._stored: tuple[tuple[Any, ...] | None, Stored] | None = None
         self.warn: Callable[[str], None] = _warn
@@ -186,16 +187,8 @@ class CratonBackend(Backend):
 
         return f"craton:{mask_url_password(self.url)}/{self.project_id}/{self.cloud}/{self.region}"
 
-    def scrub(self, text: str) -> str:
-        """``text`` without the API key (a command line may hold it)."""
-        from osa_inventory.settings import mask_url_password
-
-        key = self.config.get("key") or ""
-        if key:
-            text = text.replace(key, "***")
-        return mask_url_password(text)
-
     def close(self) -> None:
+        self.lock.close()
         self.client.close()
 
     def retention(self) -> Retention:
@@ -326,12 +319,12 @@ class CratonBackend(Backend):
         """Take the lock if the writer that marked the head is gone; the holder taken, or None."""
         holder = self.lock.status()
         if holder is not None:
-            if not abandoned(holder):
+            if not self.lock.gone(holder):
                 return None  # a writer at work: readers serve the previous version meanwhile
             with contextlib.suppress(StoreError):
                 self.lock.break_(holder.lock_id)
             self.warn(f"breaking abandoned lock held by {holder.describe()}")
-        mine = LockHolder.for_this_process(ttl=DEFAULT_TTL)
+        mine = LockHolder.for_this_process()
         return mine if self.lock.acquire(mine) is None else None
 
     def _roll_forward(self, place: Place, head: dict[str, Any]) -> None:
@@ -396,7 +389,7 @@ class CratonBackend(Backend):
             lineage = head["lineage"] if head is not None and head["version"] else new_lineage()
             write_id = uuid.uuid4().hex
             record = {
-                **new_record(number, lineage, digest, meta, self.scrub),
+                **new_record(number, lineage, digest, meta),
                 "write_id": write_id,
                 "undo": undo,
             }
@@ -445,7 +438,7 @@ class CratonBackend(Backend):
         created: dict[str, int] = {}
         if not len(requests):
             return created
-        self.lock.renew(force=True)
+        self.lock.renew()
         with Progress(f"craton: writing {self.region}", len(requests)) as progress:
 
             def step() -> None:
@@ -481,7 +474,7 @@ class CratonBackend(Backend):
     ) -> VersionInfo:
         number = head["version"] + 1
         record = {
-            **new_record(number, head["lineage"], digest_of(inventory), meta, self.scrub),
+            **new_record(number, head["lineage"], digest_of(inventory), meta),
             "write_id": uuid.uuid4().hex,
             "undo": None,  # the earlier content is unknown: versions before cannot be rebuilt
         }
@@ -559,6 +552,33 @@ class CratonBackend(Backend):
         extra = {**head["extra"], **fingerprint_extra(fingerprint, warnings)}
         self._put_head({**head, "extra": extra})
 
+    def redact_history(self, redact: Callable[[str], str]) -> list[int]:
+        """Pass the command and message of every version record and of the head through
+        ``redact``, rewriting in place what changed (the lock is held); the versions changed.
+        """
+        place, head = self._head_record()
+        if place is None:
+            return []
+        changed: set[int] = set()
+        history_id, history = self.places.cell(HISTORY_CELL)
+        rewritten = {}
+        for key, record in history.items():
+            number = version_number(key)
+            if number is None:
+                continue
+            new = redacted(record, redact)
+            if new is not record:
+                rewritten[key] = new
+                changed.add(number)
+        if rewritten and history_id is not None:
+            self.client.put(f"/cells/{history_id}/variables", rewritten)
+        if head is not None and head.get("version"):
+            new_head = redacted(head, redact)
+            if new_head is not head:
+                self._put_head(new_head)
+                changed.add(int(head["version"]))
+        return sorted(changed)
+
     # -- doctor --
 
     def doctor_checks(self) -> list[tuple[str, str, str]]:
@@ -575,6 +595,9 @@ class CratonBackend(Backend):
 
     def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
         return self.lock.acquire(holder)
+
+    def holder_alive(self, holder: LockHolder) -> bool | None:
+        return self.lock.holder_alive(holder)
 
     def release_lock(self, holder: LockHolder) -> None:
         self.lock.release(holder)

@@ -73,14 +73,31 @@ def info_of(record: dict[str, Any] | None) -> VersionInfo | None:
     return VersionInfo.from_dict(record)
 
 
-def new_record(
-    number: int, lineage: str, digest: str, meta: WriteMeta, scrub: Callable[[str], str]
-) -> dict[str, Any]:
-    """The JSON of a new version (head and version record share it), secrets scrubbed."""
+def new_record(number: int, lineage: str, digest: str, meta: WriteMeta) -> dict[str, Any]:
+    """The JSON of a new version (head and version record share it), secrets masked."""
+    from osa_inventory.redact import redact_text
+
     info = meta.new_version(number, lineage)
-    record = replace(info, command=scrub(info.command), message=scrub(info.message)).to_dict()
+    record = replace(
+        info, command=redact_text(info.command), message=redact_text(info.message)
+    ).to_dict()
     record["extra"]["digest"] = digest
     return record
+
+
+def redacted(record: Any, redact: Callable[[str], str]) -> Any:
+    """A head or version record with its command and message through ``redact``: the
+    same object when nothing changed (or it is not a record)."""
+    if not isinstance(record, dict):
+        return record
+    new = {
+        field: redact(record[field])
+        for field in ("command", "message")
+        if isinstance(record.get(field), str)
+    }
+    if all(new[field] == record[field] for field in new):
+        return record
+    return {**record, **new}
 
 
 def head_of(record: dict[str, Any], cloud: str, hosts: int) -> dict[str, Any]:

@@ -479,6 +479,34 @@ class EtcdBackend(Backend):
             [],
         )
 
+    def redact_history(self, redact: Callable[[str], str]) -> list[int]:
+        """Pass each version record's command and message through ``redact`` (lock held).
+
+        A record is rewritten in one transaction with ``head`` when it is the head's,
+        compared on its revision and the lock: a concurrent change makes it fail.
+        """
+        revision, head_kv = self.client.get(self.layout.head)
+        head = parse_record(head_kv) if head_kv else None
+        changed = []
+        for kv in list(self.client.scan(self.layout.versions, revision=revision)):
+            record = parse_record(kv)
+            texts = {key: str(record.get(key, "")) for key in ("command", "message")}
+            redacted = {key: redact(text) for key, text in texts.items()}
+            if redacted == texts:
+                continue
+            compares = [compare_revision(kv.key, "MOD", kv.mod_revision), *self.lock.compare()]
+            puts = [put_op(kv.key, canonical({**record, **redacted}))]
+            if head_kv is not None and head is not None and head["version"] == record["version"]:
+                compares.append(compare_revision(self.layout.head, "MOD", head_kv.mod_revision))
+                puts.append(put_op(self.layout.head, canonical({**head, **redacted})))
+            if not self.client.txn(compares, puts, []).succeeded:
+                raise StoreError(
+                    f"{self.describe()}: version {record['version']} changed while its history "
+                    "was redacted; run the command again"
+                )
+            changed.append(int(record["version"]))
+        return changed
+
     def collect_garbage(self, full: bool = True) -> Collected:
         """Drop versions beyond the retention and keys nothing retained refers to.
 
@@ -556,6 +584,9 @@ class EtcdBackend(Backend):
 
     def release_lock(self, holder: LockHolder) -> None:
         self.lock.release(holder)
+
+    def holder_alive(self, holder: LockHolder) -> bool:
+        return self.lock.holder_alive(holder)
 
     def lock_status(self) -> LockHolder | None:
         return self.lock.status()

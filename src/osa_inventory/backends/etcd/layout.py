@@ -20,6 +20,8 @@ from urllib.parse import quote
 from osa_inventory.errors import ConfigError
 
 VERSION_DIGITS = 12
+#: folders below a store's root that it scans and garbage-collects: no store may live there
+SCANNED = ("versions", "chunks", "objects")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,14 @@ class Layout:
         if not self.prefix.startswith("/"):
             raise ConfigError(
                 f"backend etcd: prefix {self.prefix!r} must start with '/', e.g. /osa-inventory"
+            )
+        words = [part for part in self.prefix.split("/") if part] + [self.name]
+        taken = next((word for word in words if word in SCANNED), None)
+        if taken is not None:
+            raise ConfigError(
+                f"backend etcd: {taken!r} (in prefix {self.prefix!r} or name {self.name!r}) is "
+                "a folder every store keeps below its prefix and cleans up, so this store would "
+                "share its keys with another's; choose another prefix or inventory name"
             )
 
     @property

@@ -3,7 +3,9 @@
 Taking the lock creates the key in a transaction that succeeds only if it is
 absent. While the lock is held a daemon thread refreshes the lease every third
 of its TTL; when the holder dies (even by ``kill -9``) nobody refreshes it and
-etcd deletes the key after at most one TTL. Breaking the lock revokes the lease.
+etcd deletes the key after at most one TTL. So a holder the lock reports is
+alive: no clock decides it, and only ``lock break`` (which revokes the lease)
+takes the lock from a live holder.
 A write made under the lock also compares the key's create revision in its
 final transaction, so a holder whose lease ran out can never commit.
 """
@@ -138,11 +140,15 @@ class LeaseLock:
         holder = self._holder_of(current)
         if current.lease:
             ttl = self.client.time_to_live(current.lease)
-            if ttl >= 0:
-                lease_end = time.time() + ttl
-                expires = min(holder.expires, lease_end) if holder.expires else lease_end
-                holder = replace(holder, expires=expires)
+            if ttl >= 0:  # what etcd says is left of the lease, which its holder keeps alive
+                holder = replace(holder, expires=time.time() + ttl)
         return holder
+
+    @staticmethod
+    def holder_alive(holder: LockHolder) -> bool:
+        """The key exists, so its lease is alive; but a holder on this host whose process
+        is gone left a lease that only runs out within one TTL: that one is gone."""
+        return not holder.gone_from_this_host()
 
     def break_(self, lock_id: str) -> None:
         _, current = self.client.get(self.key)

@@ -8,6 +8,7 @@ and the file backend's ``--list`` never pays for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from osa_inventory.errors import ConfigError
@@ -109,6 +110,10 @@ class SQLBackend(Backend):
         """Attach the generator's input fingerprint to the head version (lock held)."""
         self.db.set_fingerprint(version, fingerprint, warnings)
 
+    def redact_history(self, redact: Callable[[str], str]) -> list[int]:
+        """Mask what ``redact`` masks in every recorded command and message (lock held)."""
+        return self.db.redact_history(redact)
+
     # -- lock --
 
     @property
@@ -121,6 +126,9 @@ class SQLBackend(Backend):
 
     def release_lock(self, holder: LockHolder) -> None:
         self.db.lock.release_lock(holder)
+
+    def holder_alive(self, holder: LockHolder) -> bool | None:
+        return self.db.lock.holder_alive(holder)
 
     def lock_status(self) -> LockHolder | None:
         self.db.ready()

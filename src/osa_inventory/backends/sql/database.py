@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -24,7 +25,7 @@ from osa_inventory.backends.sql.delta import (
 from osa_inventory.backends.sql.engine import make_engine, reading, writing
 from osa_inventory.backends.sql.failures import damaged, is_conflict, translated
 from osa_inventory.backends.sql.locks import lock_for
-from osa_inventory.backends.sql.schema import NAME_BYTES
+from osa_inventory.backends.sql.schema import NAME_BYTES, SCHEMA_REVISION
 from osa_inventory.backends.sql.url import parse_url, shown
 from osa_inventory.errors import StaleWrite, StoreError, StoreMissing
 from osa_inventory.inventory import empty_inventory
@@ -60,15 +61,18 @@ class InventoryDatabase:
     def close(self) -> None:
         self.engine.dispose()
 
+    def _missing_file(self) -> bool:
+        """A SQLite database whose file does not exist: only creating a schema makes it."""
+        database = self.url.database or ""
+        on_disk = self.url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+        return on_disk and not os.path.exists(database)
+
     def ready(self) -> None:
         """Check (and if allowed upgrade) the schema, once per instance."""
         if not self._schema_checked:
-            database = self.url.database or ""
-            on_disk = self.url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
-            missing = on_disk and not os.path.exists(database)
-            if missing and not self.auto_upgrade:  # connecting would create the file
+            if self._missing_file() and not self.auto_upgrade:  # connecting would create it
                 raise StoreMissing(
-                    f"{self.where}: the database file does not exist yet; create it with "
+                    f"{self.where}: the database file does not exist yet; to create it, run "
                     "'osa-inventory db upgrade' (or set the option auto_upgrade=true)"
                 )
             migrate.ensure(self.engine, self.where, self.auto_upgrade)
@@ -80,6 +84,8 @@ class InventoryDatabase:
         return result
 
     def schema_status(self) -> migrate.SchemaStatus:
+        if self._missing_file():  # reported, not created
+            return migrate.SchemaStatus(None, SCHEMA_REVISION, True)
         return migrate.status(self.engine, self.where)
 
     # -- reading --
@@ -235,6 +241,13 @@ class InventoryDatabase:
                 return
             extra = fingerprint_extra(fingerprint, warnings)
             q.set_version_extra(conn, row.id, version.version, extra, FINGERPRINT_KEYS)
+
+    def redact_history(self, redact: Callable[[str], str]) -> list[int]:
+        """Pass every recorded command and message through ``redact`` (the lock is held)."""
+        self.ready()
+        with translated(self.where, "redacting the history"), writing(self.engine) as conn:
+            row = q.find_inventory(conn, self.name)
+            return [] if row is None else q.redact_versions(conn, row.id, redact)
 
     def _stale(self, expected: VersionInfo | None, row: q.InventoryRow | None) -> StaleWrite:
         now = "empty" if row is None or row.head == 0 else f"at version {row.head}"

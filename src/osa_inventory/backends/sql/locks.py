@@ -7,10 +7,15 @@
   Beside it, a row in ``osa_locks`` says who holds it, for ``lock status``;
   ``lock break`` ends the holder's database session.
 * SQLite: the row alone, taken inside ``BEGIN IMMEDIATE``; a holder that died
-  is recognised by the front end (same host, process gone, or lease expired)
-  and its row removed with ``lock break``.
+  is recognised by the front end when it ran on the same host (its process is
+  gone); one from another host stays until ``lock break`` removes its row.
 
-Readers never take the lock.
+Whether a holder is alive is never judged by its clock: a server lock is held
+by a live session (its holder is alive), a row is judged by its pid on one host.
+A session proves it may write (a no-op ``DELETE`` on ``osa_locks``) before it
+takes the server lock, so a read-only role never holds it through
+osa-inventory (a role that takes it by hand is named by ``lock status``;
+docs/security.md says how to stop that). Readers never take the lock.
 """
 
 from __future__ import annotations
@@ -48,16 +53,27 @@ def _read_row(conn: Connection, name: str) -> LockHolder | None:
         return LockHolder.unknown(str(row.lock_id), row.expires)
 
 
-def _put_row(conn: Connection, name: str, holder: LockHolder) -> None:
+def _put_row(conn: Connection, name: str, holder: LockHolder, session: int | None = None) -> None:
+    record = holder.to_dict() if session is None else {**holder.to_dict(), "session": session}
     conn.execute(delete(t.locks).where(t.locks.c.name == name))
     conn.execute(
         insert(t.locks).values(
             name=name,
             lock_id=holder.lock_id,
-            holder=json.dumps(holder.to_dict()),
+            holder=json.dumps(record),
             expires=holder.expires,
         )
     )
+
+
+def _row_session(conn: Connection, name: str) -> int | None:
+    """The database session that wrote the holder row (None: not recorded)."""
+    text_ = conn.execute(select(t.locks.c.holder).where(t.locks.c.name == name)).scalar()
+    try:
+        session = json.loads(text_).get("session") if text_ else None
+    except (ValueError, AttributeError):
+        return None
+    return session if isinstance(session, int) else None
 
 
 def _drop_row(conn: Connection, name: str, lock_id: str) -> None:
@@ -93,6 +109,10 @@ class RowLock:
             current = _read_row(conn, self.name)
             _check_breakable(current, lock_id)
             _drop_row(conn, self.name, lock_id)
+
+    def holder_alive(self, holder: LockHolder) -> bool | None:
+        """A row cannot tell: the front end judges a holder on this host by its pid."""
+        return None
 
 
 def _session_lock_id(session: int) -> str:
@@ -130,10 +150,22 @@ class ServerLock:
         """The id of the database session holding the lock, or None."""
         raise NotImplementedError
 
+    def _own_session(self, conn: Connection) -> int:
+        """The id of this connection's database session."""
+        raise NotImplementedError
+
     def _end_session(self, conn: Connection, session: int) -> None:
         raise NotImplementedError
 
+    def _session_owner(self, conn: Connection, session: int) -> str | None:
+        """The database user (and client address) of a session, when the server says."""
+        return None
+
     # -- the lock capability --
+
+    def holder_alive(self, holder: LockHolder) -> bool:
+        """The server says the lock is held, so by a live session: never broken unasked."""
+        return True
 
     def acquire_lock(self, holder: LockHolder) -> LockHolder | None:
         if self._conn is not None and self._holder is not None:
@@ -142,12 +174,15 @@ class ServerLock:
             conn = self.engine.connect()
             try:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
+                # only a role that may write gets to hold (and so block) the writers' lock
+                conn.execute(delete(t.locks).where(text("1 = 0")))
                 if not self._try(conn):
                     conn.close()
                     return self._current()
+                session = self._own_session(conn)
                 with writing(self.engine) as row_conn:
                     previous = _read_row(row_conn, self.name)
-                    _put_row(row_conn, self.name, holder)
+                    _put_row(row_conn, self.name, holder, session)
             except BaseException:
                 self._discard(conn)
                 raise
@@ -155,15 +190,30 @@ class ServerLock:
         self._conn, self._holder = conn, holder
         return None
 
+    def _holder_row(self, conn: Connection, session: int | None) -> LockHolder | None:
+        """The holder row, unless another session than the one holding the lock wrote it
+        (a holder that died before the current one wrote its own row)."""
+        holder = _read_row(conn, self.name)
+        written_by = _row_session(conn, self.name) if holder is not None else None
+        if session is not None and written_by is not None and written_by != session:
+            return None
+        return holder
+
     def _current(self) -> LockHolder:
         with reading(self.engine) as conn:
             session = self._session(conn)
-            holder = _read_row(conn, self.name)
+            holder = self._holder_row(conn, session)
+            owner = self._session_owner(conn, session) if session is not None else None
         if holder is not None or session is None:
             return holder or LockHolder.unknown()
-        # a holder that has not written (or lost) its row: name it by its session
+        # a holder that has not written (or lost) its row, or a role that took the
+        # lock by hand: name it by its session
         return LockHolder(
-            _session_lock_id(session), "unknown", f"database session {session}", 0, time.time()
+            _session_lock_id(session),
+            owner or "unknown",
+            f"database session {session}",
+            0,
+            time.time(),
         )
 
     def _discard(self, conn: Connection) -> None:
@@ -198,7 +248,7 @@ class ServerLock:
         with translated(self.where, "breaking the lock"):
             with reading(self.engine) as conn:
                 session = self._session(conn)
-                current = _read_row(conn, self.name)
+                current = self._holder_row(conn, session)
             if session is None:  # nobody holds it: at most a row left by a dead writer
                 if current is None or current.lock_id != lock_id:
                     raise StoreError(f"lock {lock_id} is not held; nothing to break")
@@ -261,6 +311,9 @@ class PostgresAdvisoryLock(ServerLock):
     def _unlock(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_unlock_all()"))  # the connection holds no other
 
+    def _own_session(self, conn: Connection) -> int:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
     def _session(self, conn: Connection) -> int | None:
         return conn.execute(
             text(
@@ -270,6 +323,15 @@ class PostgresAdvisoryLock(ServerLock):
             ),
             {"c": self.classid, "o": self.objid},
         ).scalar()
+
+    def _session_owner(self, conn: Connection, session: int) -> str | None:
+        row = conn.execute(
+            text("SELECT usename, client_addr FROM pg_stat_activity WHERE pid = :p"),
+            {"p": session},
+        ).first()
+        if row is None or row[0] is None:
+            return None
+        return f"{row[0]} from {row[1]}" if row[1] else str(row[0])
 
     def _end_session(self, conn: Connection, session: int) -> None:
         try:
@@ -304,8 +366,20 @@ class MySQLNamedLock(ServerLock):
     def _unlock(self, conn: Connection) -> None:
         conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": self.lock_name})
 
+    def _own_session(self, conn: Connection) -> int:
+        return int(conn.execute(text("SELECT CONNECTION_ID()")).scalar_one())
+
     def _session(self, conn: Connection) -> int | None:
         return conn.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": self.lock_name}).scalar()
+
+    def _session_owner(self, conn: Connection, session: int) -> str | None:
+        row = conn.execute(
+            text("SELECT USER, HOST FROM information_schema.PROCESSLIST WHERE ID = :i"),
+            {"i": session},
+        ).first()  # empty without the PROCESS privilege, for others' sessions
+        if row is None:
+            return None
+        return f"{row[0]} from {row[1]}" if row[1] else str(row[0])
 
     def _end_session(self, conn: Connection, session: int) -> None:
         try:

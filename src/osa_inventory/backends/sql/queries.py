@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -300,3 +300,22 @@ def prune(conn: Connection, inventory_id: int, oldest_kept: int) -> None:
             t.changes.c.inventory_id == inventory_id, t.changes.c.version <= oldest_kept
         )
     )
+
+
+def redact_versions(conn: Connection, inventory_id: int, redact: Callable[[str], str]) -> list[int]:
+    """Pass every recorded command and message through ``redact``; the versions changed."""
+    v = t.versions
+    rows = conn.execute(
+        select(v.c.version, v.c.command, v.c.message).where(v.c.inventory_id == inventory_id)
+    ).all()
+    changed = []
+    for version, command, message in rows:
+        new_command, new_message = redact(command), redact(message)
+        if (new_command, new_message) != (command, message):
+            conn.execute(
+                update(v)
+                .where(v.c.inventory_id == inventory_id, v.c.version == version)
+                .values(command=new_command, message=new_message)
+            )
+            changed.append(version)
+    return sorted(changed)

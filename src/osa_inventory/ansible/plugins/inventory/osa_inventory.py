@@ -57,6 +57,14 @@ options:
   inventory_name:
     description: Named inventory within the backend (default from osa.ini, else C(default)).
     type: str
+  unsafe_values:
+    description:
+      - Mark every value read from the store unsafe, so that Ansible never renders the
+        Jinja in it (a stored C({{ lookup('pipe', ...) }}) stays text and runs nothing).
+      - For read-only consumers that do not trust everyone who can write the store; OSA's
+        playbooks need the Jinja in its variables rendered, so leave it off for them.
+    type: bool
+    default: false
   config_dir:
     description:
       - OSA's config directory; the C(file) backend reads
@@ -101,6 +109,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
+        self._unsafe = bool(self.get_option("unsafe_values"))
+        if self._unsafe:  # ansible-core 2.19+: values not trusted as templates are data
+            self.trusted_by_default = False
         key = self.get_cache_key(path)
         use_cache = bool(self.get_option("cache"))
         data: dict[str, Any] | None = None
@@ -135,7 +146,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             finally:
                 store.close()
         except OsaInventoryError as exc:  # the product's one line; Ansible prints a chain in full
-            raise AnsibleParserError(f"osa_inventory ({path}): {exc}") from None
+            from osa_inventory.redact import redact_text
+
+            raise AnsibleParserError(f"osa_inventory ({path}): {redact_text(str(exc))}") from None
         if not hostvars_of(snapshot.inventory):
             raise AnsibleParserError(
                 f"osa_inventory ({path}): store {store.label} holds no inventory yet; run "
@@ -176,7 +189,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         hostvars = (data.get("_meta") or {}).get("hostvars") or {}
         for host in hosts:
             for name, value in (hostvars.get(host) or {}).items():
-                self.inventory.set_variable(host, name, value)
+                self.inventory.set_variable(host, name, self._value(value))
         self._construct(hosts)
 
     def _add_group(self, group: str, content: Any) -> list[str]:
@@ -189,10 +202,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for host in hosts:
             self.inventory.add_host(host, name)
         for var, value in (content.get("vars") or {}).items():
-            self.inventory.set_variable(name, var, value)
+            self.inventory.set_variable(name, var, self._value(value))
         for child in content.get("children") or []:
             self.inventory.add_child(name, self.inventory.add_group(child))
         return hosts
+
+    def _value(self, value: Any) -> Any:
+        """A value as handed to Ansible: marked unsafe (never rendered) with unsafe_values."""
+        if not getattr(self, "_unsafe", False):
+            return value
+        from ansible.utils.unsafe_proxy import wrap_var  # older ansible-core: AnsibleUnsafe
+
+        return wrap_var(value)
 
     def _construct(self, hosts: list[str]) -> None:
         """Apply ``compose``, ``groups`` and ``keyed_groups`` when the config has any."""
