@@ -4,9 +4,9 @@ Precedence, lowest first: built-in defaults, ``/etc/ansible/osa.ini`` (path
 overridable by ``OSA_INVENTORY_CONFIG``), environment variables
 (``OSA_INVENTORY_BACKEND``, ``OSA_INVENTORY_NAME``, ``OSA_INVENTORY_LOCK_TIMEOUT``,
 ``OSA_INVENTORY_CACHE_TTL``, ``OSA_INVENTORY_ALLOW_JINJA_LOOKUPS``,
-``OSA_INVENTORY_OPT_<OPTION>``), then command-line
-flags (``--backend``, ``--backend-option key=value``, ``--inventory-name``,
-``--lock-timeout``, ``--cache-ttl``).
+``OSA_INVENTORY_ENCRYPTION_KEY_FILE``/``_ENV``, ``OSA_INVENTORY_OPT_<OPTION>``),
+then command-line flags (``--backend``, ``--backend-option key=value``,
+``--inventory-name``, ``--lock-timeout``, ``--cache-ttl``, ``--encryption-key-file``).
 
 An option ``X_env = VAR`` takes the value of X from the environment variable
 VAR, and ``X_file = PATH`` from the file PATH, so that secrets need not sit in
@@ -65,6 +65,8 @@ class Settings:
     cache_ttl: Value = field(default_factory=lambda: Value(DEFAULT_CACHE_TTL, "default"))
     #: store values that make Ansible run lookups (see osa_inventory.lookups)
     allow_jinja_lookups: Value = field(default_factory=lambda: Value(False, "default"))
+    #: where the encryption keys are (a :class:`~osa_inventory.sealing.KeyRef`), or None
+    encryption_key: Value = field(default_factory=lambda: Value(None, "default"))
 
     def backend_options(self) -> dict[str, Any]:
         return {key: item.value for key, item in self.options.items()}
@@ -84,6 +86,9 @@ class Settings:
         if self.allow_jinja_lookups.source != "default":
             allowed = "true" if self.allow_jinja_lookups.value else "false"
             rows.append(("allow_jinja_lookups", allowed, self.allow_jinja_lookups.source))
+        ref = self.encryption_key.value
+        if ref is not None:  # where the key is, never the key
+            rows.append((f"encryption_key_{ref.kind}", ref.where, self.encryption_key.source))
         from osa_inventory.redact import shown_option
 
         schema = registry.option_schema(backend) if self.options else None
@@ -152,6 +157,7 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
             f"{path}: unknown section [{unknown[0]}]; use [inventory] and [backend:NAME]"
         )
     known_keys = {"backend", "name", "lock_timeout", "cache_ttl", "allow_jinja_lookups"}
+    known_keys |= set(ENCRYPTION_KEYS)
     if parser.has_section("inventory"):
         extra = sorted(set(parser["inventory"]) - known_keys)
         if extra:
@@ -260,6 +266,7 @@ def resolve_settings(
     cache_ttl: float | None = None,
     env: Mapping[str, str] | None = None,
     option_flag: str = "--backend-option",
+    encryption_key_file: str | None = None,
 ) -> Settings:
     """Resolve the settings for one command run.
 
@@ -331,6 +338,7 @@ def resolve_settings(
         ini_path=path if ini is not None else None,
         cache_ttl=ttl,
         allow_jinja_lookups=lookups,
+        encryption_key=encryption_setting(env, encryption_key_file),
     )
 
 
@@ -346,6 +354,48 @@ def lookups_setting(env: Mapping[str, str] | None = None) -> Value:
     if ini is not None and ini.has_option("inventory", key):
         return _boolean(Value(ini.get("inventory", key), f"{path} [inventory]"), key)
     return Value(False, "default")
+
+
+#: the [inventory] keys of osa.ini that say where the encryption keys are, by kind
+ENCRYPTION_KEYS = {"encryption_key_file": "file", "encryption_key_env": "env"}
+
+
+def encryption_setting(env: Mapping[str, str] | None = None, flag: str | None = None) -> Value:
+    """Where the encryption keys are (a :class:`~osa_inventory.sealing.KeyRef` or None):
+    ``--encryption-key-file``, else the environment, else osa.ini. Only the place is
+    kept: the keys are read when the store is opened."""
+    from osa_inventory.sealing import KeyRef
+
+    env = os.environ if env is None else env
+    if flag is not None:
+        if not flag.strip():
+            raise ConfigError("--encryption-key-file is empty; give the key file's path")
+        return Value(KeyRef("file", flag), "--encryption-key-file")
+    found = [
+        Value(KeyRef(kind, env[variable]), f"env {variable}")
+        for key, kind in ENCRYPTION_KEYS.items()
+        if env.get(variable := f"OSA_INVENTORY_{key.upper()}")
+    ]
+    if not found:
+        path = Path(env.get(INI_ENV) or DEFAULT_INI)
+        ini = _read_ini(path)
+        if ini is not None:
+            lines = _ini_lines(path)
+            found = [
+                Value(
+                    KeyRef(kind, ini.get("inventory", key).strip()),
+                    f"{path} [inventory]",
+                    lines.get(("inventory", key)),
+                )
+                for key, kind in ENCRYPTION_KEYS.items()
+                if ini.has_option("inventory", key) and ini.get("inventory", key).strip()
+            ]
+    if len(found) > 1:
+        raise ConfigError(
+            f"encryption_key_file ({found[0].origin}) and encryption_key_env "
+            f"({found[1].origin}) are both set; give the keys one way only"
+        )
+    return found[0] if found else Value(None, "default")
 
 
 def _boolean(item: Value, key: str) -> Value:

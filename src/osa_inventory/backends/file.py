@@ -36,9 +36,9 @@ from osa_inventory.backends.filehistory import parse_history
 from osa_inventory.backends.osafile import FileStore
 from osa_inventory.debuglog import debug
 from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
-from osa_inventory.fileio import atomic_write, parse_bytes
+from osa_inventory.fileio import atomic_write
 from osa_inventory.inventory import empty_inventory
-from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.sealing import parse_stored, stored_bytes
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
     Backend,
@@ -156,7 +156,7 @@ class FileBackend(Backend):
 
     def load(self) -> dict[str, Any]:
         data = self._read_current()
-        return empty_inventory() if data is None else parse_bytes(data, str(self.path))
+        return empty_inventory() if data is None else parse_stored(data, str(self.path))
 
     def write(self, inventory: dict[str, Any]) -> None:
         self.write_version(inventory, WriteMeta.for_this_process(), self.head())
@@ -262,7 +262,7 @@ class FileBackend(Backend):
         state = self._state()
         if state.current is None:
             return None, empty_inventory()
-        return self._head_of(state), parse_bytes(state.current, str(self.path))
+        return self._head_of(state), parse_stored(state.current, str(self.path))
 
     def list_versions(self) -> list[VersionInfo]:
         state = self._state()
@@ -279,7 +279,7 @@ class FileBackend(Backend):
             if entry.info.version != version:
                 continue
             if entry is state.head and state.current is not None:
-                return parse_bytes(state.current, str(self.path))
+                return parse_stored(state.current, str(self.path))
             if entry.member:
                 return self.files.read_backup(entry.member, entry.sha256)
         raise StoreError(
@@ -291,7 +291,7 @@ class FileBackend(Backend):
     def write_version(
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
     ) -> VersionInfo:
-        return self.write_canonical(dumps_inventory(inventory).encode("ascii"), meta, expected)
+        return self.write_canonical(stored_bytes(inventory), meta, expected)
 
     def write_canonical(
         self, new_bytes: bytes, meta: WriteMeta, expected: VersionInfo | None
@@ -365,9 +365,43 @@ class FileBackend(Backend):
         if data is None:
             return False
         try:
-            return dumps_inventory(parse_bytes(data, str(self.path))).encode("ascii") == data
+            return stored_bytes(parse_stored(data, str(self.path))) == data
         except (StoreCorrupt, UnicodeEncodeError):
             return False
+
+    def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
+        """New bytes for every retained version (``rekey``; the lock is held).
+
+        In four atomic steps, each leaving every version readable: the tar with the
+        new bytes after the old ones, the current file, the history naming the new
+        digests, the tar without the old bytes. Members no version names (OSA's own
+        backups from before the file was adopted) are left out.
+        """
+        state = self._state()
+        members = set(self.files.backup_members())
+        kept = [
+            e
+            for e in state.entries
+            if (e is state.head and state.current is not None) or (e.member in members)
+        ]
+        if [e.info.version for e in kept] != [number for number, _ in contents]:
+            raise StaleWrite(f"{self.path}: the versions changed since they were read; rerun")
+        data = {number: stored_bytes(inventory) for number, inventory in contents}
+        new = {e.member: data[e.info.version] for e in kept if e.member}
+        self.files.rewrite_members(new, keep_old=True)
+        head = kept[-1] if state.current is not None else None
+        if head is not None:
+            try:
+                target = Path(os.path.realpath(self.path))
+                atomic_write(target, lambda f: f.write(data[head.info.version]), os.stat(target))
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        entries = [
+            replace(e, sha256=digest(data[e.info.version]), canonical=True, replaces=None)
+            for e in kept
+        ]
+        self._write_history(state.lineage or new_lineage(), entries)
+        self.files.rewrite_members(new, keep_old=False)
 
     def redact_history(self, redact: Callable[[str], str]) -> list[int]:
         """Pass each recorded command and message through ``redact``, in place (lock held)."""

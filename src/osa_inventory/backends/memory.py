@@ -118,6 +118,13 @@ class MemoryBackend(Backend):
                     extra = {**kept, **fingerprint_extra(fingerprint, warnings)}
                     self.space.versions[index] = (replace(info, extra=extra), data)
 
+    def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
+        new = {number: json.dumps(inventory) for number, inventory in contents}
+        with self.space.guard:
+            if sorted(new) != [info.version for info, _ in self.space.versions]:
+                raise StaleWrite("memory store: the versions changed during the rewrite; rerun")
+            self.space.versions = [(info, new[info.version]) for info, _ in self.space.versions]
+
     def redact_history(self, redact: Callable[[str], str]) -> list[int]:
         changed = []
         with self.space.guard:

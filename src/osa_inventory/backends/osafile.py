@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
-from osa_inventory.fileio import NEW_FILE_MODE, atomic_write, parse_bytes
+from osa_inventory.fileio import NEW_FILE_MODE, atomic_write
+from osa_inventory.sealing import parse_stored
 
 if TYPE_CHECKING:  # tarfile, tempfile and datetime are imported when writing, not on reads
     import tarfile
@@ -75,7 +76,7 @@ class FileStore:
                     raise StoreCorrupt(f"{source}: not a regular file")
                 data = stream.read()
                 if sha256 is None or hashlib.sha256(data).hexdigest() == sha256:
-                    return parse_bytes(data, source)
+                    return parse_stored(data, source)
             raise StoreCorrupt(
                 f"backup archive {self.backup_path} is damaged ({member} does not hold what the "
                 "history recorded); move it aside and retry"
@@ -138,6 +139,47 @@ class FileStore:
             except OSError as exc:
                 raise _unavailable("write backup archive", target, exc) from exc
         return [info.name for info, _ in infos]
+
+    def rewrite_members(self, new: dict[str, bytes], *, keep_old: bool) -> None:
+        """Rewrite the tar with the members named in ``new`` holding those bytes (``rekey``).
+
+        ``keep_old``: each old member stays, its new bytes following it under the same
+        name (readers pick a member by the digest the history records, so the history
+        may then switch over); else only the new bytes stay. Members not named in
+        ``new`` are left out either way.
+        """
+        import io
+        import tarfile
+
+        target = Path(os.path.realpath(self.backup_path))
+        try:
+            tar_stat: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            tar_stat = None
+        except OSError as exc:
+            raise _unavailable("read backup archive", target, exc) from exc
+        with _open_tar(target) as old:
+            members = [] if old is None else old.getmembers()
+
+            def fill(f: BinaryIO) -> None:
+                with tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    written = set()
+                    for member in members:
+                        if member.name not in new or member.name in written:
+                            continue
+                        if keep_old and old is not None and member.isreg():
+                            tar.addfile(member, old.extractfile(member))
+                        info = tarfile.TarInfo(member.name)
+                        info.size, info.mtime = len(new[member.name]), member.mtime
+                        info.mode = 0o600
+                        info.uid, info.gid = member.uid, member.gid
+                        tar.addfile(info, io.BytesIO(new[member.name]))
+                        written.add(member.name)
+
+            try:
+                atomic_write(target, fill, tar_stat)
+            except OSError as exc:
+                raise _unavailable("write backup archive", target, exc) from exc
 
     def _member_name(self, taken: set[str]) -> str:
         """A member name for now with its counter: one more than any in ``taken`` for the

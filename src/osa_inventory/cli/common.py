@@ -41,6 +41,12 @@ def store_flags(*, writes: bool = True, local_copy: bool = True) -> argparse.Arg
     group.add_argument(
         "--inventory-name", metavar="NAME", help="named inventory within the backend"
     )
+    group.add_argument(
+        "--encryption-key-file",
+        metavar="FILE",
+        help="file of the keys that encrypt the store, first key writes (overrides osa.ini "
+        "and environment; docs/encryption.md)",
+    )
     if writes:
         group.add_argument(
             "--lock-timeout",
@@ -127,6 +133,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         name=args.inventory_name,
         lock_timeout=getattr(args, "lock_timeout", None),
         cache_ttl=getattr(args, "cache_ttl", None),
+        encryption_key_file=getattr(args, "encryption_key_file", None),
     )
 
 

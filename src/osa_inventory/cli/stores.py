@@ -42,6 +42,7 @@ def open_named(
         lock_timeout=args.lock_timeout,
         env=env,
         option_flag=flag,
+        encryption_key_file=getattr(args, "encryption_key_file", None),
     )
     return open_store(settings, warn=warn, local_copy=False, read_only=read_only)
 
@@ -68,6 +69,7 @@ def open_location(
             flag=flag,
             name=args.inventory_name,
             lock_timeout=args.lock_timeout,
+            encryption_key_file=getattr(args, "encryption_key_file", None),
         )
     elif spec is not None:
         return open_named(args, spec, pairs, flag, read_only)
@@ -78,6 +80,7 @@ def open_location(
             backend_options=args.backend_option,
             name=args.inventory_name,
             lock_timeout=args.lock_timeout,
+            encryption_key_file=getattr(args, "encryption_key_file", None),
         )
         given = {key: Value(value, flag) for key, value in parse_pairs(pairs, flag).items()}
         settings.options.update(resolve_references(given))

@@ -33,6 +33,8 @@ capability                 methods
 :class:`FingerprintRecorder`  ``set_fingerprint``: remember the generator's inputs
 :class:`HistoryRedactor`   ``redact_history(redact)``: rewrite recorded command
                            lines in place (``history redact``)
+:class:`ContentRewriter`   ``rewrite_contents(contents)``: replace every retained
+                           version's content in place (``rekey``)
 :class:`HostReader`        ``load_host(name)``: one host's variables, for ``--host``
 :class:`RetentionReporter` ``retention()``: how many versions are kept
 :class:`SchemaAdmin`       ``upgrade_schema``/``schema_status`` (``osa-inventory db``)
@@ -66,6 +68,7 @@ __all__ = [
     "CanonicalReader",
     "CanonicalWriter",
     "Closable",
+    "ContentRewriter",
     "CurrentReader",
     "DefaultOptions",
     "Describable",
@@ -415,6 +418,18 @@ class HistoryRedactor(Protocol):
 
 
 @runtime_checkable
+class ContentRewriter(Protocol):
+    """Replaces the content of every retained version in place (``osa-inventory rekey``
+    seals, re-seals or opens a store's whole history, docs/encryption.md)."""
+
+    def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
+        """Store ``contents`` (version number, new content), one per retained version,
+        oldest first, as the content of those versions: numbers, times, who and why stay,
+        and so does the lineage. The lock is held; a crash must leave the old contents or
+        the new ones, never a mix that reads as a version."""
+
+
+@runtime_checkable
 class Overwriter(Protocol):
     """Writes a new version on top of a head that may be damaged (recovery)."""
 
@@ -541,6 +556,7 @@ CAPABILITIES: dict[str, type] = {
     "canonical-writes": CanonicalWriter,
     "fingerprints": FingerprintRecorder,
     "history-redaction": HistoryRedactor,
+    "content-rewrite": ContentRewriter,
     "host-reads": HostReader,
     "retention": RetentionReporter,
     "schema": SchemaAdmin,

@@ -13,7 +13,9 @@ write, so a stale copy is never written back.
 
 A cache file holds two lines: a JSON header (format, store label, version) and
 the inventory. A read that finds the same version as the header only touches
-the file: its modification time is when the copy was last confirmed.
+the file: its modification time is when the copy was last confirmed. The copy
+of an encrypted store is kept sealed with the store's write key (the sealed
+line, never the plain inventory), and opened like the store itself.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.errors import StoreUnavailable
+from osa_inventory.errors import OsaInventoryError, StoreCorrupt, StoreUnavailable
 from osa_inventory.fileio import NEW_FILE_MODE, check_private
 from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.sealing import Sealing
 from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.store import CommitResult, Snapshot, Store
 
@@ -112,15 +115,17 @@ class LocalCache:
             **{k: redact_text(str(version[k])) for k in ("command", "message") if k in version},
         }
 
-    def load(self) -> CachedCopy | None:
-        """The cached copy, or None when there is none or it does not parse."""
+    def load(self, sealing: Sealing | None = None) -> CachedCopy | None:
+        """The cached copy, or None when there is none or it does not parse (or open)."""
         self.check()
+        sealing = sealing or Sealing(None, "")
         try:
             with open(self.path, "rb") as handle:
                 header = json.loads(handle.readline())
-                inventory = json.loads(handle.read())
+                body, _ = sealing.reveal_bytes(handle.read(), f"local copy {self.path}")
+                inventory = json.loads(body)
                 confirmed = os.fstat(handle.fileno()).st_mtime
-        except (OSError, ValueError):
+        except (OSError, ValueError, StoreCorrupt):
             return None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             return None
@@ -130,14 +135,16 @@ class LocalCache:
         version = VersionInfo.from_dict(raw) if isinstance(raw, dict) else None
         return CachedCopy(Snapshot(inventory, version), confirmed, str(header.get("label", "")))
 
-    def save(self, snapshot: Snapshot, label: str) -> None:
-        """Record ``snapshot`` as confirmed now (only touch the file if it is the same version)."""
+    def save(self, snapshot: Snapshot, label: str, sealing: Sealing | None = None) -> None:
+        """Record ``snapshot`` as confirmed now (only touch the file if it is the same version);
+        sealed when ``sealing`` has keys."""
         self.check()
+        sealing = sealing or Sealing(None, "")
         version = self._shown(snapshot.version.to_dict() if snapshot.version else None)
         if version is not None and self.is_current(version):
             os.utime(self.path)
             return
-        body = dumps_inventory(snapshot.inventory).encode("ascii")
+        body = sealing.cover_bytes(dumps_inventory(snapshot.inventory).encode("ascii"))
         header = {
             "format": FORMAT,
             "label": label,
@@ -151,8 +158,10 @@ class LocalCache:
         shown = self._shown(version)
         return bool(header and header.get("format") == FORMAT and header.get("version") == shown)
 
-    def canonical_bytes(self, version: dict[str, Any]) -> bytes | None:
-        """The cached body if it is ``version`` and intact (its digest checks out)."""
+    def canonical_bytes(
+        self, version: dict[str, Any], sealing: Sealing | None = None
+    ) -> bytes | None:
+        """The cached body if it is ``version`` and intact (its digest checks out), opened."""
         self.check()
         try:
             with open(self.path, "rb") as handle:
@@ -166,7 +175,10 @@ class LocalCache:
             return None
         if hashlib.sha256(body).hexdigest() != header.get("sha256"):
             return None
-        return body
+        try:  # a copy that does not open is no copy: the backend is read instead
+            return (sealing or Sealing(None, "")).reveal_bytes(body, f"local copy {self.path}")[0]
+        except OsaInventoryError:
+            return None
 
     def _write(self, data: bytes) -> None:
         directory = self.path.parent
@@ -223,7 +235,7 @@ class CachingStore(Store):
         version = self.head()
         if version is None:
             return None, None
-        body = self.cache.canonical_bytes(version.to_dict())
+        body = self.cache.canonical_bytes(version.to_dict(), self.sealing)
         if body is not None:
             with contextlib.suppress(OSError):
                 os.utime(self.cache.path)  # confirmed current just now
@@ -266,12 +278,12 @@ class CachingStore(Store):
 
     def _keep(self, snapshot: Snapshot) -> None:
         try:
-            self.cache.save(snapshot, self.label)
+            self.cache.save(snapshot, self.label, self.sealing)
         except OSError as exc:  # a cache we cannot write must not fail the read
             self.warn(f"cannot write the local cache {self.cache.path}: {exc.strerror or exc}")
 
     def _serve_cached(self, error: StoreUnavailable) -> Snapshot:
-        copy = self.cache.load()
+        copy = self.cache.load(self.sealing)
         if copy is None:
             raise error
         age = time.time() - copy.confirmed

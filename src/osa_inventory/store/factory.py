@@ -16,10 +16,12 @@ from typing import Any
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import ConfigError, OsaInventoryError
+from osa_inventory.sealing import Sealing
 from osa_inventory.settings import (
     DEFAULT_NAME,
     Settings,
     Value,
+    encryption_setting,
     lookups_setting,
     mask_url_password,
     option_layer,
@@ -104,12 +106,14 @@ def url_settings(
     flag: str = "--backend-option",
     name: str | None = None,
     lock_timeout: float | None = None,
+    encryption_key_file: str | None = None,
 ) -> Settings:
     """Settings for a store named by a URL, plus ``options`` (``key=value``, named ``flag``).
 
     The URL is the whole location: osa.ini plays no part, and the environment only
     where an option names it (``key_env=VAR``; ``password_file=PATH`` names a file).
     An option that the URL gives already is refused rather than silently preferred.
+    The encryption keys are the host's (``encryption_key_file``), like the Jinja policy.
     """
     backend, found = parse_url(url)
     chosen = option_layer(found, "URL")
@@ -123,6 +127,7 @@ def url_settings(
     timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     return Settings(
         allow_jinja_lookups=lookups_setting(),
+        encryption_key=encryption_setting(flag=encryption_key_file),
         backend=Value(backend, "URL"),
         name=Value(name or DEFAULT_NAME, "--inventory-name" if name else "default"),
         lock_timeout=Value(timeout, "--lock-timeout" if lock_timeout is not None else "default"),
@@ -177,6 +182,7 @@ def open_store(
         settings = url_settings(settings)
     name, options = str(settings.backend.value), settings.backend_options()
     _check_one_password(settings)
+    sealing = store_sealing(settings)  # before any connection: a key problem is said first
     try:
         backend = open_backend(name, options, settings.name.value, read_only=read_only)
     except ConfigError as exc:
@@ -184,6 +190,7 @@ def open_store(
     label = store_label(backend, name, options)
     timeout = float(settings.lock_timeout.value)
     lookups = bool(settings.allow_jinja_lookups.value)
+
     if local_copy and settings.cache_ttl.value > 0 and getattr(backend, "network", False):
         from osa_inventory.store.cache import caching_store
 
@@ -197,5 +204,24 @@ def open_store(
             lock_timeout=timeout,
             warn=warn,
             allow_jinja_lookups=lookups,
+            sealing=sealing,
         )
-    return Store(backend, label=label, lock_timeout=timeout, warn=warn, allow_jinja_lookups=lookups)
+    return Store(
+        backend,
+        label=label,
+        lock_timeout=timeout,
+        warn=warn,
+        allow_jinja_lookups=lookups,
+        sealing=sealing,
+    )
+
+
+def store_sealing(settings: Settings) -> Sealing:
+    """How the store seals its inventories: with the configured keys, bound to its name."""
+    from osa_inventory.sealing import sealing_for
+
+    try:
+        return sealing_for(settings.encryption_key.value, str(settings.name.value))
+    except ConfigError as exc:
+        origin = settings.encryption_key.origin
+        raise type(exc)(f"{exc} ({origin})") from exc

@@ -22,6 +22,7 @@ from osa_inventory.debuglog import debug, warning
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import ConfigError, HistoryCorrupt, LockTimeout, StaleWrite, StoreError
 from osa_inventory.inventory import check_shape, empty_inventory
+from osa_inventory.sealing import Sealing
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
     CanonicalReader,
@@ -108,6 +109,7 @@ class Store:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         warn: Callable[[str], None] | None = None,
         allow_jinja_lookups: bool = False,
+        sealing: Sealing | None = None,
     ) -> None:
         self.backend = backend
         self.label = label or getattr(backend, "name", "") or type(backend).__name__
@@ -127,10 +129,82 @@ class Store:
         #: why the history could not be read, when the inventory was served without it;
         #: said once, as a warning on close, or as the error of a write that needs it
         self._history_problem: HistoryCorrupt | None = None
+        #: how inventories are sealed on the way in and opened on the way out
+        #: (docs/encryption.md); without keys it still refuses to read a sealed store
+        self.sealing = sealing or Sealing(None, "")
+        #: (sealed, empty) of the stored head when last read; None: not read yet
+        self._stored: tuple[bool, bool] | None = None
+        #: rekey is converting the store: writes may change its sealing
+        self._converting = False
 
     def capability(self, protocol: type[Capability]) -> Capability | None:
-        """The backend as ``protocol`` (a capability of store/backend.py), or None."""
+        """The backend as ``protocol`` (a capability of store/backend.py), or None.
+
+        A sealing store reads whole inventories only: it has no :class:`HostReader`."""
+        if protocol is HostReader and self.sealing.on:
+            return None
         return self.backend if isinstance(self.backend, protocol) else None
+
+    # -- sealing (docs/encryption.md) --
+
+    def _opened(self, inventory: dict[str, Any], head: bool = False) -> dict[str, Any]:
+        """``inventory`` as the backend stored it, opened; ``head``: remember how it was stored."""
+        plain, sealed = self.sealing.reveal(inventory, f"store {self.label}")
+        if head:
+            self._stored = (sealed, plain == empty_inventory())
+        return plain
+
+    def _check_sealing(self) -> None:
+        """Refuse to write a plain inventory over a sealed one, or a sealed one over a
+        plain one: ``osa-inventory rekey`` converts a store, history included."""
+        if not self._converting:
+            self._refuse_other_sealing()
+        self._stored = (self.sealing.on, False)  # what the write leaves
+
+    def _refuse_other_sealing(self) -> None:
+        if self._stored is None:
+            self._stored = self._peek()
+        if self._stored is None:
+            return
+        sealed, empty = self._stored
+        if sealed and not self.sealing.on:
+            from osa_inventory.sealing import HOW_TO_CONFIGURE
+
+            raise ConfigError(
+                f"store {self.label} is encrypted and no encryption key is configured, so "
+                f"nothing is written; {HOW_TO_CONFIGURE}"
+            )
+        if not sealed and not empty and self.sealing.on:
+            raise ConfigError(
+                f"store {self.label} holds an unencrypted inventory and an encryption key is "
+                "configured, so nothing is written; run 'osa-inventory rekey' to encrypt it "
+                "and its history first, or drop the key setting to keep it plain"
+            )
+
+    def _peek(self) -> tuple[bool, bool] | None:
+        """How the head is stored, for a write that did not read it (a damaged head: None)."""
+        try:
+            if isinstance(self.backend, CurrentReader):
+                _, inventory = self.backend.read_current()
+            else:
+                inventory = self.backend.load()
+        except StoreError:
+            return None
+        from osa_inventory.sealing import token_of
+
+        try:
+            return token_of(inventory, self.label) is not None, inventory == empty_inventory()
+        except StoreError:
+            return None
+
+    @contextlib.contextmanager
+    def converting(self, sealing: Sealing) -> Iterator[None]:
+        """Write with ``sealing`` whatever the store holds (``rekey``); the lock is held."""
+        saved, self.sealing, self._converting = self.sealing, sealing, True
+        try:
+            yield
+        finally:
+            self.sealing, self._converting = saved, False
 
     # -- reading --
 
@@ -149,19 +223,21 @@ class Store:
     def _without_history(self, problem: HistoryCorrupt) -> Snapshot:
         """The current inventory read alone (``load``), when only the history is damaged."""
         self._history_problem = problem
-        inventory = self.backend.load()
+        inventory = self._opened(self.backend.load(), head=True)
         return Snapshot(inventory if inventory else empty_inventory(), None)
 
     def _read_versioned(self) -> Snapshot:
         if isinstance(self.backend, CurrentReader):  # head and content from one read
             version, inventory = self.backend.read_current()
-            return Snapshot(inventory, version)
+            return Snapshot(self._opened(inventory, head=True), version)
         if self._versions is not None:
             head = self._versions.head()
             if head is None:
+                self._stored = None
                 return Snapshot(empty_inventory(), None)
-            return Snapshot(self._versions.read_version(head.version), head)
-        inventory = self.backend.load()
+            content = self._opened(self._versions.read_version(head.version), head=True)
+            return Snapshot(content, head)
+        inventory = self._opened(self.backend.load(), head=True)
         return Snapshot(inventory if inventory else empty_inventory(), None)
 
     def read_canonical(self) -> tuple[VersionInfo | None, bytes | None]:
@@ -174,9 +250,14 @@ class Store:
         if not isinstance(self.backend, CanonicalReader):
             return None, None
         try:
-            return self.backend.read_current_bytes()
+            version, data = self.backend.read_current_bytes()
         except HistoryCorrupt:  # no version to vouch for the bytes: read() says why
             return None, None
+        if data is None:
+            return version, None
+        plain, sealed = self.sealing.reveal_bytes(data, f"store {self.label}")
+        self._stored = (sealed, False)
+        return version, plain
 
     def parse_canonical(self, version: VersionInfo | None, data: bytes) -> Snapshot:
         """The snapshot whose canonical bytes :meth:`read_canonical` returned (no second read)."""
@@ -195,8 +276,12 @@ class Store:
         return self.read().inventory
 
     def host(self, name: str) -> dict[str, Any] | None:
-        if isinstance(self.backend, HostReader):
-            return self.backend.load_host(name)
+        reader = self.capability(HostReader)
+        if reader is not None:
+            found = reader.load_host(name)
+            if found is not None:
+                return found
+            # an unknown host, or a sealed store (no key configured): the whole read says
         return ((self.load().get("_meta") or {}).get("hostvars") or {}).get(name)
 
     def history(self) -> list[VersionInfo]:
@@ -211,7 +296,7 @@ class Store:
         if self._versions is None:
             raise StoreError(f"backend {self.label} keeps no versions")
         with self._history_error():
-            return self._versions.read_version(version)
+            return self._opened(self._versions.read_version(version))
 
     @contextlib.contextmanager
     def _history_error(self) -> Iterator[None]:
@@ -356,8 +441,9 @@ class Store:
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
         self._check_lookups(inventory, base.inventory)
+        self._check_sealing()
         if self._versions is None:
-            self.backend.write(inventory)
+            self.backend.write(self.sealing.cover(inventory))
             return self._written(CommitResult(True, None, inventory))
         current = self._versions.head()
         self._check_base(base.version, current, force)
@@ -380,6 +466,7 @@ class Store:
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
         self._check_lookups(inventory, base.inventory)
+        self._check_sealing()
         return self._write_version(inventory, meta, base.version)
 
     def _write_version(
@@ -391,9 +478,10 @@ class Store:
             from osa_inventory.jsonio import dumps_inventory
 
             data = dumps_inventory(inventory).encode("ascii")
-            version = self.backend.write_canonical(data, meta, expected)
+            stored = self.sealing.cover_bytes(data)
+            version = self.backend.write_canonical(stored, meta, expected)
             return self._written(CommitResult(True, version, inventory, data))
-        version = self._versions.write_version(inventory, meta, expected)
+        version = self._versions.write_version(self.sealing.cover(inventory), meta, expected)
         return self._written(CommitResult(True, version, inventory))
 
     def _before_write(self, base: Snapshot) -> None:
@@ -427,11 +515,13 @@ class Store:
         if self._holder is None:
             raise StoreError("internal error: write without holding the store lock")
         self._check_lookups(inventory, self._appended)  # a series: scan what changed
+        self._check_sealing()
         self._appended = inventory
+        stored = self.sealing.cover(inventory)
         if self._versions is None:
-            self.backend.write(inventory)
+            self.backend.write(stored)
             return None
-        return self._versions.write_version(inventory, recorded(meta), self._versions.head())
+        return self._versions.write_version(stored, recorded(meta), self._versions.head())
 
     def overwrite(self, inventory: dict[str, Any], meta: WriteMeta) -> CommitResult:
         """Write ``inventory`` as a new version without reading the current one; lock held.
@@ -442,13 +532,15 @@ class Store:
         if self._holder is None:
             raise StoreError("internal error: write without holding the store lock")
         self._check_lookups(inventory, None)  # the current version is unreadable: scan it all
+        self._check_sealing()
         meta = recorded(meta)
+        stored = self.sealing.cover(inventory)
         if isinstance(self.backend, Overwriter):
-            version: VersionInfo | None = self.backend.overwrite(inventory, meta)
+            version: VersionInfo | None = self.backend.overwrite(stored, meta)
         elif self._versions is not None:
-            version = self._versions.write_version(inventory, meta, self._versions.head())
+            version = self._versions.write_version(stored, meta, self._versions.head())
         else:
-            self.backend.write(inventory)
+            self.backend.write(stored)
             version = None
         return self._written(CommitResult(True, version, inventory))
 

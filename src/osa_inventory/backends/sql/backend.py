@@ -110,6 +110,10 @@ class SQLBackend(Backend):
         """Attach the generator's input fingerprint to the head version (lock held)."""
         self.db.set_fingerprint(version, fingerprint, warnings)
 
+    def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
+        """New content for every retained version, in one transaction (``rekey``)."""
+        self.db.rewrite_contents(contents)
+
     def redact_history(self, redact: Callable[[str], str]) -> list[int]:
         """Mask what ``redact`` masks in every recorded command and message (lock held)."""
         return self.db.redact_history(redact)

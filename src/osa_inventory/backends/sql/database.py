@@ -242,6 +242,25 @@ class InventoryDatabase:
             extra = fingerprint_extra(fingerprint, warnings)
             q.set_version_extra(conn, row.id, version.version, extra, FINGERPRINT_KEYS)
 
+    def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
+        """Rebuild the rows and the undo log from new contents of the retained versions,
+        oldest first, in one transaction (the version records stay)."""
+        self.ready()
+        self._cache = None
+        with translated(self.where, "rewriting the versions"), writing(self.engine) as conn:
+            row = q.find_inventory(conn, self.name, for_update=True)
+            numbers = [] if row is None else [i.version for i in q.list_versions(conn, row)]
+            if row is None or numbers != [number for number, _ in contents]:
+                raise StaleWrite(f"{self.where}: the versions changed since they were read; rerun")
+            q.clear_contents(conn, row.id)
+            state = State()
+            for index, (number, inventory) in enumerate(contents):
+                changes, state = diff(state, split(inventory))
+                q.apply_changes(conn, row.id, changes)
+                if index:  # the oldest needs no undo: nothing older is rebuilt
+                    q.record_undo(conn, row.id, number, changes)
+                q.set_version_content(conn, row.id, number, checksum(state), len(changes))
+
     def redact_history(self, redact: Callable[[str], str]) -> list[int]:
         """Pass every recorded command and message through ``redact`` (the lock is held)."""
         self.ready()

@@ -319,3 +319,21 @@ def redact_versions(conn: Connection, inventory_id: int, redact: Callable[[str],
             )
             changed.append(version)
     return sorted(changed)
+
+
+def clear_contents(conn: Connection, inventory_id: int) -> None:
+    """Delete the rows and the undo log of one inventory (its versions' records stay)."""
+    for table in (t.members, t.groups, t.hosts, t.extras, t.changes):
+        conn.execute(delete(table).where(table.c.inventory_id == inventory_id))
+
+
+def set_version_content(
+    conn: Connection, inventory_id: int, version: int, checksum: str, changed_rows: int
+) -> None:
+    """The checksum and row count of a version whose content was rewritten."""
+    v = t.versions
+    conn.execute(
+        update(v)
+        .where(v.c.inventory_id == inventory_id, v.c.version == version)
+        .values(checksum=checksum, changed_rows=changed_rows)
+    )
