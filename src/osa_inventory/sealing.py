@@ -116,10 +116,10 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"osa-inventory key id\0" + key).hexdigest()[:16]
 
 
-def new_key_text() -> str:
-    """A new random key as a key file line."""
-    encoded = base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode("ascii")
-    return KEY_PREFIX + encoded
+def new_key_text() -> tuple[str, str]:
+    """A new random key as a key file line, and its key id."""
+    key = os.urandom(KEY_BYTES)
+    return KEY_PREFIX + base64.urlsafe_b64encode(key).decode("ascii"), key_id(key)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
             return rows, None
         hosts = plural(len(snapshot.inventory.get("_meta", {}).get("hostvars", {})), "host")
         rows.append(Row("reachable", "ok", f"read {_what_was_read(store, snapshot)}: {hosts}"))
+        rows.append(_encryption_row(store))
         empty = snapshot.version is None and snapshot.inventory == empty_inventory()
         if empty:
             rows.append(Row("inventory", "FAIL", _NO_INVENTORY.format(label=store.label)))
@@ -72,6 +73,30 @@ def _store_rows(settings: Any) -> tuple[list[Row], dict[str, Any] | None]:
         return rows, None if empty else snapshot.inventory
     finally:
         store.close()
+
+
+def _encryption_row(store: Any) -> Row:
+    """Whether a key is configured, the store is sealed, and every kept version opens."""
+    keys = store.sealing.keys
+    sealed = store.stored_sealed
+    if keys is None:
+        return Row("encryption", "info", "no key configured: the store is not encrypted")
+    configured = f"{keys.ref.describe()}, writes with key {keys.write_id}"
+    if not sealed:
+        return Row(
+            "encryption",
+            "warn",
+            f"{configured}, but the store is not encrypted: run 'osa-inventory rekey'",
+        )
+    if not store.versioned:
+        return Row("encryption", "ok", f"{configured}; the inventory opens")
+    try:
+        versions = store.history()
+        for info in versions:
+            store.read_version(info.version)
+    except OsaInventoryError as exc:
+        return Row("encryption", "FAIL", str(exc))
+    return Row("encryption", "ok", f"{configured}; all {plural(len(versions), 'version')} open")
 
 
 def _what_was_read(store: Any, snapshot: Any) -> str:

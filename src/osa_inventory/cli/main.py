@@ -6,7 +6,7 @@ store: ``backends``, ``config show``, ``lock status|break`` (:mod:`.admin`);
 ``hosts``, ``groups``, ``clear-ips`` (:mod:`.hosts`); ``plan`` (:mod:`.plan`);
 ``history``, ``diff``, ``rollback``, ``retention`` (:mod:`.history`); ``export``,
 ``import``, ``migrate`` (:mod:`.transfer`); ``doctor`` (:mod:`.doctor`);
-``ansible-setup`` (:mod:`.ansible_setup`).
+``ansible-setup`` (:mod:`.ansible_setup`); ``key generate``, ``rekey`` (:mod:`.encryption`).
 
 Store flags go before or after the command (``osa-inventory --config DIR plan``
 is ``osa-inventory plan --config DIR``), as ``git -C`` does. The script mode
@@ -41,11 +41,23 @@ SUBCOMMANDS = (
     "doctor",
     "db",
     "ansible-setup",
+    "key",
+    "rekey",
 )
 
 
 def _admin_parser() -> argparse.ArgumentParser:
-    from osa_inventory.cli import admin, ansible_setup, db, doctor, history, hosts, plan, transfer
+    from osa_inventory.cli import (
+        admin,
+        ansible_setup,
+        db,
+        doctor,
+        encryption,
+        history,
+        hosts,
+        plan,
+        transfer,
+    )
     from osa_inventory.cli.commandparser import CommandParser, finish_tree
     from osa_inventory.cli.common import read_flags
 
@@ -57,7 +69,7 @@ def _admin_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
     parent = read_flags()
-    for module in (admin, hosts, plan, history, transfer, doctor, db, ansible_setup):
+    for module in (admin, hosts, plan, history, transfer, doctor, db, ansible_setup, encryption):
         module.add_commands(commands, parent)
     finish_tree(parser)
     return parser

@@ -154,6 +154,11 @@ class Store:
             self._stored = (sealed, plain == empty_inventory())
         return plain
 
+    @property
+    def stored_sealed(self) -> bool | None:
+        """Whether the head read last was sealed (None: nothing read, or an empty store)."""
+        return None if self._stored is None else self._stored[0]
+
     def _check_sealing(self) -> None:
         """Refuse to write a plain inventory over a sealed one, or a sealed one over a
         plain one: ``osa-inventory rekey`` converts a store, history included."""
