@@ -507,6 +507,38 @@ class EtcdBackend(Backend):
             changed.append(int(record["version"]))
         return changed
 
+    def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
+        """New content for every retained version (``rekey``; the lock is held): the new
+        trees are put first, then every version record and ``head`` switch to them in one
+        transaction, then a full sweep deletes what only the old contents used."""
+        revision, head_kv = self.client.get(self.layout.head)
+        records = {}
+        for kv in self.client.scan(self.layout.versions, revision=revision):
+            record = parse_record(kv)
+            records[int(record["version"])] = (kv, record)
+        if head_kv is None or sorted(records) != [number for number, _ in contents]:
+            raise StaleWrite(f"{self.describe()}: the versions changed since they were read")
+        compares = [compare_revision(self.layout.head, "MOD", head_kv.mod_revision)]
+        compares += self.lock.compare()
+        puts = []
+        head = parse_record(head_kv)
+        for number, inventory in contents:
+            tree = build(inventory)
+            self._put_all(
+                [(self.layout.chunk(sha), data) for sha, data in tree.chunks.items()]
+                + [(self.layout.object(sha), data) for sha, data in tree.objects.items()]
+            )
+            kv, record = records[number]
+            new = {**record, "digest": tree.root.digest, "root": tree.root.to_dict()}
+            compares.append(compare_revision(kv.key, "MOD", kv.mod_revision))
+            puts.append(put_op(kv.key, canonical(new)))
+            if number == head["version"]:
+                puts.append(put_op(self.layout.head, canonical({**head, **new})))
+        if not self.client.txn(compares, puts, []).succeeded:
+            raise StaleWrite(f"{self.describe()} changed during the rewrite; rerun the command")
+        self._cache.clear()
+        collect_garbage(self, full=True)
+
     def collect_garbage(self, full: bool = True) -> Collected:
         """Drop versions beyond the retention and keys nothing retained refers to.
 

@@ -1,0 +1,539 @@
+"""Encryption at rest (issue 12, item 8): every backend, through the command line.
+
+Each backend kind is a real store (files, SQLite, PostgreSQL, MariaDB, etcd,
+Craton from tests/conftest.py). The tests look at the raw stored data (files,
+rows, keys, variables, the local copy) for the deployment's host names, flip a
+byte of it, and run every command an error message suggests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import CLI, REPO_DIR, USER_CONFIG
+from osa_inventory.errors import ConfigError, StoreCorrupt
+from osa_inventory.sealing import ENVELOPE_KEY, KeyRef, Keyring, Sealing, parse_keys
+from osa_inventory.store import open_backend
+from osa_inventory.store.store import Store
+from osa_inventory.testing import sample_inventory
+
+DEMO = REPO_DIR / "examples" / "demo"
+KINDS = ("file", "sqlite", "postgresql", "mysql", "etcd", "craton")
+NETWORK = ("postgresql", "mysql", "etcd", "craton")
+#: backends whose rekey rewrites every kept version (Craton: the current one, as a new version)
+REWRITERS = ("file", "sqlite", "postgresql", "mysql", "etcd")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def run(tmp_path: Path, *args: Any, **env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("OSA_")}
+    full["OSA_INVENTORY_CONFIG"] = str(tmp_path / "osa.ini")
+    full["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    full.update(env)
+    return subprocess.run(
+        [str(CLI), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=full,
+        timeout=300,
+        check=False,
+    )
+
+
+def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
+    assert proc.returncode != 0, proc.stdout[-300:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def suggested(line: str) -> list[str]:
+    """The words of the command a message suggests in quotes ('osa-inventory ...')."""
+    start = line.index("'osa-inventory ") + 1
+    return line[start : line.index("'", start)].split()[1:]
+
+
+class Deployment:
+    """The demo deployment with host names of its own (found, or not, in raw data)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tag = f"h{uuid.uuid4().hex[:8]}"
+        self.config = tmp_path / "config"
+        self.config.mkdir()
+        data = yaml.safe_load((DEMO / USER_CONFIG).read_text())
+        for key, group in data.items():
+            if key.endswith("hosts") and isinstance(group, dict):
+                data[key] = {f"{self.tag}{name}": entry for name, entry in group.items()}
+        (self.config / USER_CONFIG).write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def add_compute(self) -> None:
+        path = self.config / USER_CONFIG
+        data = yaml.safe_load(path.read_text())
+        hosts = data["compute_hosts"]
+        first = next(iter(hosts.values()))
+        hosts[f"{self.tag}extra"] = {**first, "ip": "172.29.236.250"}
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+class Kind:
+    """One backend kind: the flags that reach a fresh store, its raw data, a tamperer."""
+
+    def __init__(self, kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self.request = request
+        self.options: dict[str, str] = {}
+        if kind == "file":
+            self.options = {"path": str(tmp_path / "config" / "openstack_inventory.json")}
+        elif kind == "sqlite":
+            self.options = {"url": f"sqlite:///{tmp_path}/i.db"}
+        elif kind == "etcd":
+            endpoints = request.getfixturevalue("etcd_endpoints")
+            self.options = {"endpoints": endpoints, "prefix": f"/enc-{uuid.uuid4().hex[:10]}"}
+        elif kind == "craton":
+            options = request.getfixturevalue("craton_options")
+            self.options = dict(options)
+        else:
+            from test_security import fresh_database
+
+            server = request.getfixturevalue(
+                "pg_server" if kind == "postgresql" else "mariadb_server"
+            )
+            self.options = {"url": fresh_database(server)[1]}
+
+    def flags(self) -> list[str]:
+        words = ["--backend", self.kind]
+        for key, value in self.options.items():
+            words += ["--backend-option", f"{key}={value}"]
+        return words
+
+    def backend(self) -> Any:
+        return open_backend(self.kind, self.options)
+
+    # -- raw data --
+
+    def raw(self, rewritten: bool = True) -> str:
+        """Everything the store keeps, as text (files, rows, keys and values, variables);
+        not ``rewritten``: Craton's history cell left out (rekey leaves its old versions)."""
+        if self.kind == "file":
+            folder = Path(self.options["path"]).parent
+            return "".join(
+                p.read_bytes().decode("latin-1")
+                for p in sorted(folder.iterdir())
+                if p.is_file() and p.name != USER_CONFIG
+            )
+        if self.kind == "sqlite":
+            return "".join(
+                p.read_bytes().decode("latin-1") for p in self.tmp_path.glob("i.db*") if p.is_file()
+            )
+        if self.kind in ("postgresql", "mysql"):
+            return json.dumps(self._rows(), default=str)
+        if self.kind == "etcd":
+            return json.dumps(
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._etcd_items()]
+            )
+        return json.dumps(self._craton_objects(rewritten), default=str)
+
+    def state(self) -> str:
+        """What the store holds, to compare (SQLite's files change on a read: its rows)."""
+        return json.dumps(self._rows(), default=str) if self.kind == "sqlite" else self.raw()
+
+    def _rows(self) -> dict[str, list[Any]]:
+        from sqlalchemy import create_engine, inspect, text
+
+        engine = create_engine(self.options["url"])
+        try:
+            with engine.connect() as conn:
+                return {
+                    name: [list(r) for r in conn.execute(text(f"SELECT * FROM {name}"))]
+                    for name in inspect(conn).get_table_names()
+                }
+        finally:
+            engine.dispose()
+
+    def _etcd_client(self) -> Any:
+        import etcd3gw
+
+        host, port = self.options["endpoints"].split(",")[0].split("//")[-1].split(":")
+        return etcd3gw.client(host=host, port=int(port))
+
+    def _etcd_items(self) -> list[tuple[bytes, bytes]]:
+        client = self._etcd_client()
+        found = client.get_prefix(self.options["prefix"])
+        return [(meta["key"], value) for value, meta in found]
+
+    def _craton_objects(self, history: bool = True) -> list[Any]:
+        from osa_inventory.backends.craton.places import HISTORY_CELL
+
+        backend = self.backend()
+        place = backend.places.ensure()
+        client = backend.client
+        found: list[Any] = [client.get("/hosts", region_id=place.region_id, limit=100)]
+        found.append(client.get(f"/regions/{place.region_id}/variables"))
+        cells = client.get("/cells", region_id=place.region_id, limit=100)["cells"]
+        for cell in cells:
+            if cell["name"] == HISTORY_CELL and not history:
+                continue
+            found.append(client.get(f"/cells/{cell['id']}/variables"))
+        return found
+
+    # -- tampering: one byte of the sealed value, where the backend keeps it --
+
+    def tamper(self) -> None:
+        if self.kind == "file":
+            path = Path(self.options["path"])
+            path.write_bytes(flip(path.read_bytes()))
+        elif self.kind == "sqlite":
+            with sqlite3.connect(self.tmp_path / "i.db") as db:
+                (value,) = db.execute("SELECT value FROM osa_extras WHERE key='_meta'").fetchone()
+                db.execute("UPDATE osa_extras SET value=? WHERE key='_meta'", (flip_text(value),))
+        elif self.kind in ("postgresql", "mysql"):
+            from sqlalchemy import create_engine, text
+
+            engine = create_engine(self.options["url"])
+            with engine.begin() as conn:
+                quoted = "`key`" if self.kind == "mysql" else "key"
+                where = f"WHERE {quoted}='_meta'"
+                value = conn.execute(text(f"SELECT value FROM osa_extras {where}")).scalar_one()
+                conn.execute(
+                    text(f"UPDATE osa_extras SET value=:v {where}"), {"v": flip_text(value)}
+                )
+            engine.dispose()
+        elif self.kind == "etcd":
+            client = self._etcd_client()
+            for key, value in self._etcd_items():
+                if b"osa-inventory-sealed" in value:
+                    client.put(key.decode(), flip(value).decode("latin-1"))
+                    return
+            raise AssertionError("no sealed value in etcd")
+        else:
+            backend = self.backend()
+            place = backend.places.ensure()
+            for cell in backend.client.get("/cells", region_id=place.region_id)["cells"]:
+                variables = backend.client.get(f"/cells/{cell['id']}/variables")["variables"]
+                for name, value in variables.items():
+                    if "osa-inventory-sealed" in json.dumps(value):
+                        backend.client.put(
+                            f"/cells/{cell['id']}/variables",
+                            {name: json.loads(flip_text(json.dumps(value)))},
+                        )
+                        return
+            raise AssertionError("no sealed value in Craton")
+
+
+def flip(data: bytes) -> bytes:
+    """One base64 character of the sealed payload changed (never the header)."""
+    at = data.index(b"osa-inventory-sealed") + 60
+    swapped = b"B" if data[at : at + 1] != b"B" else b"C"
+    return data[:at] + swapped + data[at + 1 :]
+
+
+def flip_text(text: str) -> str:
+    return flip(text.encode("latin-1")).decode("latin-1")
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Kind:
+    return Kind(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "inventory.key"
+    ok(run(tmp_path, "key", "generate", path))
+    return path
+
+
+def inventory_run(kind: Kind, deployment: Deployment, *flags: Any) -> subprocess.CompletedProcess:
+    return run(
+        kind.tmp_path,
+        "--config",
+        deployment.config,
+        "--environment",
+        DEMO,
+        *kind.flags(),
+        *flags,
+        "--list",
+    )
+
+
+def store_command(kind: Kind, deployment: Deployment, *args: Any) -> subprocess.CompletedProcess:
+    return run(kind.tmp_path, *args, "--config", deployment.config, *kind.flags())
+
+
+# -- every backend ---------------------------------------------------------------------------
+
+
+def test_encrypted_store_round_trip_hides_every_host_name(
+    kind: Kind, key_file: Path, tmp_path: Path
+) -> None:
+    deployment = Deployment(tmp_path)
+    plain = ok(inventory_run(kind, deployment)).stdout
+    assert deployment.tag in kind.raw()
+    line = one_line_error(
+        _changed_run(kind, deployment, key_file), "unencrypted", "osa-inventory rekey"
+    )
+    ok(store_command(kind, deployment, *suggested(line), "--encryption-key-file", key_file))
+    deployment_back(deployment)
+    served = ok(inventory_run(kind, deployment, "--encryption-key-file", key_file)).stdout
+    assert served == plain  # the fast path opens the canonical bytes: byte for byte
+    again = ok(inventory_run(kind, deployment, "--encryption-key-file", key_file)).stdout
+    assert again == plain
+    exported = ok(store_command(kind, deployment, "export", "--encryption-key-file", key_file))
+    assert json.loads(exported.stdout) == json.loads(plain)
+    raw = kind.raw(rewritten=kind.kind in REWRITERS)
+    assert deployment.tag not in raw and "osa-inventory-sealed" in raw
+    if kind.kind in NETWORK:  # the local copy is sealed too
+        cached = "".join(p.read_text() for p in (tmp_path / "cache").rglob("*") if p.is_file())
+        assert cached and deployment.tag not in cached and "osa-inventory-sealed" in cached
+    # a change is written sealed, and history and diff open every version
+    deployment.add_compute()
+    ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
+    assert deployment.tag not in kind.raw(rewritten=kind.kind in REWRITERS)
+    history = ok(store_command(kind, deployment, "history", "--encryption-key-file", key_file))
+    assert "version" in history.stdout
+    diff = ok(store_command(kind, deployment, "diff", "1", "--encryption-key-file", key_file))
+    assert f"{deployment.tag}extra" in diff.stdout
+    doctor = ok(store_command(kind, deployment, "doctor", "--encryption-key-file", key_file))
+    assert "encryption" in doctor.stdout and "open" in doctor.stdout
+
+
+def _changed_run(kind: Kind, deployment: Deployment, key_file: Path) -> subprocess.CompletedProcess:
+    """A run that must write (a new compute) with a key, on a plain store: refused."""
+    deployment.add_compute()
+    return inventory_run(kind, deployment, "--encryption-key-file", key_file)
+
+
+def deployment_back(deployment: Deployment) -> None:
+    """The deployment without the compute :func:`_changed_run` added."""
+    path = deployment.config / USER_CONFIG
+    data = yaml.safe_load(path.read_text())
+    data["compute_hosts"].pop(f"{deployment.tag}extra")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_missing_wrong_key_and_tampering_are_refused(
+    kind: Kind, key_file: Path, tmp_path: Path
+) -> None:
+    deployment = Deployment(tmp_path)
+    ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
+    assert deployment.tag not in kind.raw()
+    raw = kind.state()
+    # no key: one line naming what to configure; nothing written, never an empty store
+    line = one_line_error(inventory_run(kind, deployment), "encrypted", "--encryption-key-file")
+    deployment.add_compute()
+    one_line_error(inventory_run(kind, deployment), "encrypted")
+    assert kind.state() == raw
+    # a wrong key
+    other = tmp_path / "other.key"
+    ok(run(tmp_path, "key", "generate", other))
+    one_line_error(
+        inventory_run(kind, deployment, "--encryption-key-file", other), "not among the keys"
+    )
+    assert kind.state() == raw
+    # the fix the first message named
+    assert "--encryption-key-file" in line
+    ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
+    changed = kind.state()
+    kind.tamper()
+    tampered = kind.state()
+    assert tampered != changed
+    for args in (["--list"], ["export"]):
+        proc = (
+            run(
+                tmp_path,
+                *args,
+                "--config",
+                deployment.config,
+                "--environment",
+                DEMO,
+                *kind.flags(),
+                "--encryption-key-file",
+                key_file,
+                "--cache-ttl",  # the backend's own data, not the (intact) local copy
+                "0",
+            )
+            if args == ["--list"]
+            else store_command(kind, deployment, *args, "--encryption-key-file", key_file)
+        )
+        assert proc.returncode != 0 and deployment.tag not in proc.stdout, proc.stdout[-200:]
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert kind.state() == tampered  # refused, and nothing written
+
+
+def test_rotation_and_decrypt(kind: Kind, key_file: Path, tmp_path: Path) -> None:
+    deployment = Deployment(tmp_path)
+    ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
+    deployment.add_compute()
+    ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
+    exported = ok(store_command(kind, deployment, "export", "--encryption-key-file", key_file))
+    # a new key first in the file: the old one still reads
+    ok(run(tmp_path, "key", "generate", "--force", key_file))
+    keys = key_file.read_text().splitlines()
+    assert len(keys) == 2 and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    ok(store_command(kind, deployment, "rekey", "--encryption-key-file", key_file))
+    key_file.write_text(keys[0] + "\n")  # the old key dropped
+    again = ok(store_command(kind, deployment, "export", "--encryption-key-file", key_file))
+    assert again.stdout == exported.stdout
+    first = store_command(
+        kind, deployment, "export", "--version", "1", "--encryption-key-file", key_file
+    )
+    if kind.kind in REWRITERS:  # the history rewritten too
+        ok(first)
+    # back to plain: readable without a key, and the key no longer needed
+    ok(store_command(kind, deployment, "rekey", "--decrypt", "--encryption-key-file", key_file))
+    plain = ok(store_command(kind, deployment, "export"))
+    assert plain.stdout == exported.stdout
+    if kind.kind in REWRITERS:
+        assert deployment.tag in kind.raw()
+        ok(store_command(kind, deployment, "export", "--version", "1"))
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def test_key_generate_modes(tmp_path: Path) -> None:
+    path = tmp_path / "k"
+    proc = ok(run(tmp_path, "key", "generate", path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert text.strip() not in proc.stdout + proc.stderr  # the key is never printed
+    assert len(parse_keys(text, KeyRef("file", str(path)))) == 1
+    line = one_line_error(run(tmp_path, "key", "generate", path), "exists", "--force")
+    assert path.read_text() == text
+    ok(run(tmp_path, "key", "generate", path, "--force"))
+    assert path.read_text().endswith(text) and len(path.read_text().splitlines()) == 2
+    assert "--force" in line
+    # never a special file replaced, never a file that holds no keys
+    one_line_error(run(tmp_path, "key", "generate", "/dev/null", "--force"))
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    junk = tmp_path / "junk"
+    junk.write_text("not a key\n")
+    one_line_error(run(tmp_path, "key", "generate", junk, "--force"), "not a key")
+    assert junk.read_text() == "not a key\n"
+
+
+def test_settings_sources_and_config_show_never_show_the_key(
+    tmp_path: Path, key_file: Path
+) -> None:
+    key = key_file.read_text().strip()
+    (tmp_path / "osa.ini").write_text(f"[inventory]\nencryption_key_file = {key_file}\n")
+    shown = ok(run(tmp_path, "config", "show", "--config", tmp_path)).stdout
+    assert "encryption_key_file" in shown and str(key_file) in shown and key not in shown
+    os.unlink(tmp_path / "osa.ini")
+    shown = ok(
+        run(
+            tmp_path, "config", "show", "--config", tmp_path,
+            OSA_INVENTORY_ENCRYPTION_KEY_ENV="MY_KEY", MY_KEY=key,
+        )
+    ).stdout  # fmt: skip
+    assert "encryption_key_env" in shown and "MY_KEY" in shown and key not in shown
+    deployment = Deployment(tmp_path)
+    flags = ["--config", deployment.config, "--environment", DEMO, "--list"]
+    ok(run(tmp_path, *flags, OSA_INVENTORY_ENCRYPTION_KEY_ENV="MY_KEY", MY_KEY=key))
+    stored = (deployment.config / "openstack_inventory.json").read_bytes()
+    assert stored.startswith(b"osa-inventory-sealed:1:") and deployment.tag.encode() not in stored
+    ok(run(tmp_path, *flags, OSA_INVENTORY_ENCRYPTION_KEY_FILE=str(key_file)))
+    line = one_line_error(
+        run(tmp_path, *flags, OSA_INVENTORY_ENCRYPTION_KEY_ENV="UNSET_VAR"), "UNSET_VAR"
+    )
+    assert key not in line
+    missing = one_line_error(
+        run(tmp_path, *flags, "--encryption-key-file", tmp_path / "nokey"), "key generate"
+    )
+    ok(run(tmp_path, *suggested(missing)))
+    history = (deployment.config / "openstack_inventory.history.json").read_text()
+    assert key not in history
+
+
+def test_missing_cryptography_names_the_extra(tmp_path: Path, key_file: Path) -> None:
+    blocker = tmp_path / "blocker" / "cryptography"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    deployment = Deployment(tmp_path)
+    proc = run(
+        tmp_path,
+        "--config",
+        deployment.config,
+        "--environment",
+        DEMO,
+        "--encryption-key-file",
+        key_file,
+        "--list",
+        PYTHONPATH=str(blocker.parent),
+    )
+    one_line_error(proc, "pip install 'osa-inventory[encryption]'")
+    assert not (deployment.config / "openstack_inventory.json").exists()
+
+
+def test_osa_cannot_read_the_encrypted_file(tmp_path: Path, key_file: Path) -> None:
+    """The sealed file is no JSON: OSA's json.load fails instead of starting over."""
+    deployment = Deployment(tmp_path)
+    ok(run(tmp_path, "--config", deployment.config, "--environment", DEMO,
+           "--encryption-key-file", key_file, "--list"))  # fmt: skip
+    data = (deployment.config / "openstack_inventory.json").read_text()
+    with pytest.raises(ValueError):
+        json.loads(data)
+    out = ok(
+        run(tmp_path, "export", "--config", deployment.config, "--encryption-key-file", key_file,
+            "-o", tmp_path / "osa.json")
+    )  # fmt: skip
+    assert "exported" in out.stderr
+    exported = json.loads((tmp_path / "osa.json").read_text())  # OSA's plain file
+    assert any(name.startswith(deployment.tag) for name in exported["_meta"]["hostvars"])
+
+
+# -- the front end in process (memory backend) ----------------------------------------------
+
+
+def memory_store(name: str, sealing: Sealing) -> Store:
+    backend = open_backend("memory", {"name": name})
+    return Store(backend, label=f"memory:{name}", sealing=sealing)
+
+
+def keyring(tmp_path: Path, name: str = "k") -> Keyring:
+    path = tmp_path / name
+    ok(run(tmp_path, "key", "generate", path))
+    return Keyring.load(KeyRef("file", str(path)))
+
+
+def test_memory_store_seals_and_binds_to_the_inventory_name(tmp_path: Path) -> None:
+    from osa_inventory.ops.rekey import rekey
+
+    keys = keyring(tmp_path)
+    name = f"enc-{uuid.uuid4().hex[:8]}"
+    store = memory_store(name, Sealing(keys, "one"))
+    inventory = sample_inventory()
+    store.update(lambda _: inventory, message="first")
+    stored = store.backend.read_version(1)  # type: ignore[attr-defined]
+    assert set(stored["_meta"]) == {"hostvars", ENVELOPE_KEY} and not stored["_meta"]["hostvars"]
+    assert store.read().inventory == inventory
+    assert store.host(next(iter(inventory["_meta"]["hostvars"]))) is not None
+    # the same keys, another inventory name: the value does not open there
+    with pytest.raises(StoreCorrupt):
+        memory_store(name, Sealing(keys, "two")).read()
+    with pytest.raises(ConfigError):
+        memory_store(name, Sealing(None, "one")).read()
+    report = rekey(store, decrypt=True)
+    assert report.rewritten == [1]
+    assert memory_store(name, Sealing(None, "one")).read().inventory == inventory
