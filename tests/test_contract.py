@@ -28,7 +28,14 @@ EVERY_BACKEND = {
     "urls",
     "history-redaction",
 }
-SQL = {"lock-takeover-report", "lock-liveness", "host-reads", "schema", "overwrite"}
+SQL = {
+    "lock-takeover-report",
+    "lock-liveness",
+    "host-reads",
+    "schema",
+    "overwrite",
+    "content-rewrite",
+}
 EXPECTED = {
     "file": EVERY_BACKEND
     | {
@@ -38,12 +45,13 @@ EXPECTED = {
         "canonical-writes",
         "default-options",
         "overwrite",
+        "content-rewrite",
     },
-    "memory": (EVERY_BACKEND - {"snapshot-read", "urls"}),
+    "memory": (EVERY_BACKEND - {"snapshot-read", "urls"}) | {"content-rewrite"},
     "sqlite": EVERY_BACKEND | SQL,
     "postgresql": EVERY_BACKEND | SQL,
     "mysql": EVERY_BACKEND | SQL,
-    "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness", "overwrite"},
+    "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness", "overwrite", "content-rewrite"},
     "craton": EVERY_BACKEND | {"doctor-checks", "lock-liveness"},
 }
 

@@ -334,3 +334,14 @@ def test_ansible_setup_guides(deploy_host: DeployHost, scenario: str) -> None:
     assert "osa-inventory" not in (user_rc.read_text() if user_rc.exists() else "")
     inventory_dir = deploy_host.root / "opt" / "openstack-ansible" / "inventory"
     assert not list(inventory_dir.glob("osa_inventory*"))  # the undo removed what was written
+
+
+def test_encryption_guide(deploy_host: DeployHost) -> None:
+    """encryption.md: key, encrypt the adopted store, rotate, decrypt, export for OSA."""
+    inventory = deploy_host.config / INVENTORY_FILE
+    deploy_host.run("encryption", {})
+    assert inventory.read_bytes().startswith(b"{")  # plain again after rekey --decrypt
+    exported = deploy_host.root / "var" / "lib" / "osa-export" / INVENTORY_FILE
+    assert json.loads(exported.read_text()) == json.loads(inventory.read_text())
+    key = deploy_host.config / "inventory.key"
+    assert len(key.read_text().splitlines()) == 1 and key.stat().st_mode & 0o777 == 0o600
