@@ -537,3 +537,27 @@ def test_memory_store_seals_and_binds_to_the_inventory_name(tmp_path: Path) -> N
     report = rekey(store, decrypt=True)
     assert report.rewritten == [1]
     assert memory_store(name, Sealing(None, "one")).read().inventory == inventory
+
+
+def test_import_opens_a_sealed_backup_member(tmp_path: Path, key_file: Path) -> None:
+    deployment = Deployment(tmp_path)
+    flags = ["--config", deployment.config, "--encryption-key-file", key_file]
+    ok(run(tmp_path, *flags, "--environment", DEMO, "--list"))
+    deployment.add_compute()
+    ok(run(tmp_path, *flags, "--environment", DEMO, "--list"))
+    tar = deployment.config / "backup_openstack_inventory.tar"
+    assert deployment.tag.encode() not in tar.read_bytes()
+    member = json.loads(ok(run(tmp_path, "history", *flags, "--format", "json")).stdout)
+    assert len(member) == 2
+    one_line_error(
+        run(tmp_path, "import", tar, "--member", "latest", "--config", deployment.config),
+        "no encryption key is configured",
+    )
+    ok(run(tmp_path, "rollback", "1", *flags))
+    import tarfile
+
+    with tarfile.open(tar) as archive:
+        second = archive.getnames()[1]  # version 2's
+    ok(run(tmp_path, "import", tar, "--member", second, *flags))
+    exported = json.loads(ok(run(tmp_path, "export", *flags)).stdout)
+    assert f"{deployment.tag}extra" in exported["_meta"]["hostvars"]

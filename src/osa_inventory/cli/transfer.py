@@ -155,10 +155,13 @@ def _export(args: argparse.Namespace, shown: progress.ProgressCallback) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from osa_inventory.cli.common import settings_from
     from osa_inventory.ops.exchange import read_import
+    from osa_inventory.store.factory import store_sealing
 
+    sealing = store_sealing(settings_from(args))  # opens a sealed file or backup member
     with progress.for_stderr() as shown, progress.reporting(shown):
-        inventory, where = read_import(args.file, args.member, shown)
+        inventory, where = read_import(args.file, args.member, shown, sealing)
         return replace_inventory(
             args,
             inventory,

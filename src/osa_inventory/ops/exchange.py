@@ -22,6 +22,7 @@ from osa_inventory.errors import ConfigError, StoreCorrupt
 from osa_inventory.fileio import parse_bytes
 from osa_inventory.inventory import hostvars_of, shape_problem
 from osa_inventory.progress import NO_PROGRESS, ProgressCallback, read_in_chunks
+from osa_inventory.sealing import Sealing
 
 LATEST = "latest"
 #: the most an import reads: ten times the largest inventories seen (about 13 MB)
@@ -87,12 +88,16 @@ def _read_member(path: Path, member: str) -> tuple[bytes, str]:
 
 
 def read_import(
-    source: str, member: str | None = None, progress: ProgressCallback = NO_PROGRESS
+    source: str,
+    member: str | None = None,
+    progress: ProgressCallback = NO_PROGRESS,
+    sealing: Sealing | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The inventory to import from ``source`` (a path or ``-``); returns (inventory, where).
 
     ``member`` picks a backup out of a tar (``latest``: the newest one). ``progress``
-    hears of the bytes read.
+    hears of the bytes read. A sealed file or member (an encrypted file store's) is
+    opened with ``sealing`` (docs/encryption.md).
     """
     if source == "-":
         if member:
@@ -127,6 +132,7 @@ def read_import(
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     try:
+        data = (sealing or Sealing(None, "")).reveal_bytes(data, where)[0]
         inventory = parse_bytes(data, where)
     except StoreCorrupt as exc:  # bad input to import is the user's, not a corrupt store
         raise ConfigError(f"{_first_part(exc)}; give a valid inventory JSON file") from exc
