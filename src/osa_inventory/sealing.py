@@ -4,7 +4,7 @@ A store with an encryption key keeps each version as one *sealed* value, made
 by AES-256-GCM (``cryptography``) over the inventory's canonical bytes
 (:func:`osa_inventory.jsonio.dumps_inventory`)::
 
-    osa-inventory-sealed:1:<key id>:<base64url(nonce + ciphertext + tag)>
+    osa-inventory-sealed:1:<key id>:<base64(nonce + ciphertext + tag)>
 
 The key id (16 hex digits derived from the key) says which key sealed it, so a
 reader holding several keys (rotation) tries only the right one. The
@@ -24,6 +24,7 @@ only when a key is configured.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -243,7 +244,7 @@ class Sealing:
         header = f"{PREFIX}{kid}:"
         nonce = os.urandom(NONCE_BYTES)
         sealed = self.keys.cipher(kid).encrypt(nonce, data, self._aad(header))
-        return header + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+        return header + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
 
     def open(self, token: str, source: str) -> bytes:
         """The canonical bytes a sealed value holds; a one-line error when it cannot open."""
@@ -263,7 +264,7 @@ class Sealing:
                 "written with to that key file (docs/encryption.md)"
             )
         try:
-            blob = base64.urlsafe_b64decode(parts[3].encode("ascii"))
+            blob = binascii.a2b_base64(parts[3], strict_mode=True)
         except (ValueError, UnicodeEncodeError):
             blob = b""
         from cryptography.exceptions import InvalidTag
