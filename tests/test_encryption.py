@@ -220,15 +220,15 @@ class Kind:
                 )
             engine.dispose()
         elif self.kind == "etcd":
-            client = self._etcd_client()
-            for key, value in self._etcd_items():
-                if b"osa-inventory-sealed" in value:
-                    client.put(key.decode(), flip(value).decode("latin-1"))
-                    return
-            raise AssertionError("no sealed value in etcd")
+            client = self._etcd_client()  # every sealed value: the current one among them
+            found = [(k, v) for k, v in self._etcd_items() if b"osa-inventory-sealed" in v]
+            assert found, "no sealed value in etcd"
+            for key, value in found:
+                client.put(key.decode(), flip(value).decode("latin-1"))
         else:
-            backend = self.backend()
+            backend = self.backend()  # every sealed value: the current one among them
             place = backend.places.ensure()
+            flipped = 0
             for cell in backend.client.get("/cells", region_id=place.region_id)["cells"]:
                 variables = backend.client.get(f"/cells/{cell['id']}/variables")["variables"]
                 for name, value in variables.items():
@@ -237,8 +237,8 @@ class Kind:
                             f"/cells/{cell['id']}/variables",
                             {name: json.loads(flip_text(json.dumps(value)))},
                         )
-                        return
-            raise AssertionError("no sealed value in Craton")
+                        flipped += 1
+            assert flipped, "no sealed value in Craton"
 
 
 def flip(data: bytes) -> bytes:

@@ -152,7 +152,11 @@ def test_host_vars_read_one_host_when_the_inputs_are_unchanged(
     for name, expected in hostvars_of(inventory).items():
         assert host_vars(store(), Inputs(config, env_dir), name) == expected
     assert host_vars(store(), Inputs(config, env_dir), "no-such-host") == {}
-    assert CountingSQLite.reads == Counter(load_host=len(hostvars_of(inventory)) + 1)
+    # an unknown host is looked up in the whole inventory once: on an encrypted store
+    # read without its key, that read says so instead of answering {}
+    assert CountingSQLite.reads == Counter(
+        load_host=len(hostvars_of(inventory)) + 1, read_current=1
+    )
 
 
 def test_host_output_is_the_same_through_load_host(

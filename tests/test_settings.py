@@ -309,7 +309,11 @@ def test_inline_comments(tmp_path):
         ("[inventroy]\nbackend = file\n", "unknown section [inventroy]; use [inventory] and"),
         ("[backend]\npath = x\n", "unknown section [backend]"),
         ("[inventory]\nbackend = file\npath = /x.json\n", "unknown key path in [inventory]"),
-        ("[inventory]\nbakend = file\n", "known: allow_jinja_lookups, backend, cache_ttl, lock"),
+        (
+            "[inventory]\nbakend = file\n",
+            "known: allow_jinja_lookups, backend, cache_ttl, encryption_key_env, "
+            "encryption_key_file, lock",
+        ),
         ("backend = file\n", "line 1: 'backend = file' is outside any section"),
         ("[inventory]\nbackend = file\nthis is not a setting\n", "line 3: cannot parse"),
         ("[inventory]\nbackend = a\nbackend = b\n", "option 'backend' in section 'inventory'"),
