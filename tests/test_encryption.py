@@ -30,8 +30,6 @@ from osa_inventory.testing import sample_inventory
 DEMO = REPO_DIR / "examples" / "demo"
 KINDS = ("file", "sqlite", "postgresql", "mysql", "etcd", "craton")
 NETWORK = ("postgresql", "mysql", "etcd", "craton")
-#: backends whose rekey rewrites every kept version (Craton: the current one, as a new version)
-REWRITERS = ("file", "sqlite", "postgresql", "mysql", "etcd")
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -132,9 +130,8 @@ class Kind:
 
     # -- raw data --
 
-    def raw(self, rewritten: bool = True) -> str:
-        """Everything the store keeps, as text (files, rows, keys and values, variables);
-        not ``rewritten``: Craton's history cell left out (rekey leaves its old versions)."""
+    def raw(self) -> str:
+        """Everything the store keeps, as text (files, rows, keys and values, variables)."""
         if self.kind == "file":
             folder = Path(self.options["path"]).parent
             return "".join(
@@ -152,7 +149,7 @@ class Kind:
             return json.dumps(
                 [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._etcd_items()]
             )
-        return json.dumps(self._craton_objects(rewritten), default=str)
+        return json.dumps(self._craton_objects(), default=str)
 
     def state(self) -> str:
         """What the store holds, to compare (SQLite's files change on a read: its rows)."""
@@ -182,9 +179,7 @@ class Kind:
         found = client.get_prefix(self.options["prefix"])
         return [(meta["key"], value) for value, meta in found]
 
-    def _craton_objects(self, history: bool = True) -> list[Any]:
-        from osa_inventory.backends.craton.places import HISTORY_CELL
-
+    def _craton_objects(self) -> list[Any]:
         backend = self.backend()
         place = backend.places.ensure()
         client = backend.client
@@ -192,8 +187,6 @@ class Kind:
         found.append(client.get(f"/regions/{place.region_id}/variables"))
         cells = client.get("/cells", region_id=place.region_id, limit=100)["cells"]
         for cell in cells:
-            if cell["name"] == HISTORY_CELL and not history:
-                continue
             found.append(client.get(f"/cells/{cell['id']}/variables"))
         return found
 
@@ -301,7 +294,7 @@ def test_encrypted_store_round_trip_hides_every_host_name(
     assert again == plain
     exported = ok(store_command(kind, deployment, "export", "--encryption-key-file", key_file))
     assert json.loads(exported.stdout) == json.loads(plain)
-    raw = kind.raw(rewritten=kind.kind in REWRITERS)
+    raw = kind.raw()
     assert deployment.tag not in raw and "osa-inventory-sealed" in raw
     if kind.kind in NETWORK:  # the local copy is sealed too
         cached = "".join(p.read_text() for p in (tmp_path / "cache").rglob("*") if p.is_file())
@@ -309,7 +302,7 @@ def test_encrypted_store_round_trip_hides_every_host_name(
     # a change is written sealed, and history and diff open every version
     deployment.add_compute()
     ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
-    assert deployment.tag not in kind.raw(rewritten=kind.kind in REWRITERS)
+    assert deployment.tag not in kind.raw()
     history = ok(store_command(kind, deployment, "history", "--encryption-key-file", key_file))
     assert "version" in history.stdout
     diff = ok(store_command(kind, deployment, "diff", "1", "--encryption-key-file", key_file))
@@ -382,31 +375,40 @@ def test_missing_wrong_key_and_tampering_are_refused(
 
 
 def test_rotation_and_decrypt(kind: Kind, key_file: Path, tmp_path: Path) -> None:
+    """Every kept version is rewritten: after the old key is dropped history, diff and a
+    rollback to the first version still work, and --decrypt opens them all."""
     deployment = Deployment(tmp_path)
-    ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
+    with_key = ["--encryption-key-file", key_file]
+    ok(inventory_run(kind, deployment, *with_key))
     deployment.add_compute()
-    ok(inventory_run(kind, deployment, "--encryption-key-file", key_file))
-    exported = ok(store_command(kind, deployment, "export", "--encryption-key-file", key_file))
+    ok(inventory_run(kind, deployment, *with_key))
+    exported = ok(store_command(kind, deployment, "export", *with_key)).stdout
+    first = ok(store_command(kind, deployment, "export", "--version", "1", *with_key)).stdout
+    old_key = Keyring.load(KeyRef("file", str(key_file))).write_id
+    assert old_key in kind.state()
     # a new key first in the file: the old one still reads
     ok(run(tmp_path, "key", "generate", "--force", key_file))
     keys = key_file.read_text().splitlines()
     assert len(keys) == 2 and stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    ok(store_command(kind, deployment, "rekey", "--encryption-key-file", key_file))
+    ok(store_command(kind, deployment, "rekey", *with_key))
+    assert old_key not in kind.state()  # every version sealed anew
     key_file.write_text(keys[0] + "\n")  # the old key dropped
-    again = ok(store_command(kind, deployment, "export", "--encryption-key-file", key_file))
-    assert again.stdout == exported.stdout
-    first = store_command(
-        kind, deployment, "export", "--version", "1", "--encryption-key-file", key_file
-    )
-    if kind.kind in REWRITERS:  # the history rewritten too
-        ok(first)
+    assert ok(store_command(kind, deployment, "export", *with_key)).stdout == exported
+    again = ok(store_command(kind, deployment, "export", "--version", "1", *with_key))
+    assert again.stdout == first
+    history = ok(store_command(kind, deployment, "history", "--format", "json", *with_key))
+    assert [v["version"] for v in json.loads(history.stdout)] == [1, 2]
+    diff = ok(store_command(kind, deployment, "diff", "1", *with_key))
+    assert f"{deployment.tag}extra" in diff.stdout
+    ok(store_command(kind, deployment, "rollback", "1", *with_key))
+    assert ok(store_command(kind, deployment, "export", *with_key)).stdout == first
     # back to plain: readable without a key, and the key no longer needed
-    ok(store_command(kind, deployment, "rekey", "--decrypt", "--encryption-key-file", key_file))
-    plain = ok(store_command(kind, deployment, "export"))
-    assert plain.stdout == exported.stdout
-    if kind.kind in REWRITERS:
-        assert deployment.tag in kind.raw()
-        ok(store_command(kind, deployment, "export", "--version", "1"))
+    ok(store_command(kind, deployment, "rekey", "--decrypt", *with_key))
+    assert ok(store_command(kind, deployment, "export")).stdout == first
+    assert deployment.tag in kind.raw() and "osa-inventory-sealed" not in kind.state()
+    for number, content in ((1, first), (2, exported), (3, first)):
+        shown = ok(store_command(kind, deployment, "export", "--version", number))
+        assert shown.stdout == content
 
 
 # -- keys ------------------------------------------------------------------------------------

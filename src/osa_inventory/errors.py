@@ -15,6 +15,7 @@ edge (``raise StoreError(...) from exc``)::
         ├── StoreMissing         no store there yet, and a reader may not create one
         ├── StoreCorrupt         the stored data does not parse
         │   └── HistoryCorrupt   only the history is damaged; the inventory is intact
+        ├── VersionUnreadable    a kept version that cannot be rebuilt (left as it is)
         ├── LockTimeout          another writer holds the lock
         └── StaleWrite           the store moved on since it was read
 """
@@ -70,6 +71,14 @@ class HistoryCorrupt(StoreCorrupt):
     """The store's history is damaged, but its current inventory can still be read.
 
     Readers serve the inventory (with a warning); writers refuse.
+    """
+
+
+class VersionUnreadable(StoreError):
+    """A kept version whose content cannot be rebuilt, for a reason recorded when it was
+    made (Craton: a later version adopted changes made outside osa-inventory).
+
+    ``rekey`` leaves such versions as they are and says so.
     """
 
 

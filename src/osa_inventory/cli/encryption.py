@@ -97,9 +97,12 @@ def cmd_rekey(args: argparse.Namespace) -> int:
         out.line(f"{store.label}: versions {first}-{last} rewritten, {form}")
     else:
         out.line(f"{store.label}: version {report.written} written, {form}")
-        if report.left:
-            out.line(
-                f"versions {report.left[0]}-{report.left[-1]} stay as they were (this backend "
-                "cannot rewrite its history); keep their keys until retention drops them"
-            )
+    if report.left:
+        why = (
+            "(they cannot be read: a later version adopted changes made outside osa-inventory)"
+            if report.rewritten
+            else "(this backend cannot rewrite its history); keep their keys until retention "
+            "drops them"
+        )
+        out.line(f"versions {report.left[0]}-{report.left[-1]} stay as they were {why}")
     return 0

@@ -4,7 +4,9 @@ Under the store lock, every retained version is read (opened with any configured
 key, or as it is when plain), then written back sealed with the first key of
 the key file (``decrypt``: plain). A backend that can replace its versions'
 contents in place (:class:`~osa_inventory.store.backend.ContentRewriter`: file,
-SQL, memory) has its whole history rewritten, numbers, times and authors kept;
+SQL, etcd, Craton, memory) has its whole history rewritten, numbers, times and
+authors kept (the versions it cannot read, like Craton's versions before one that
+adopted outside changes, stay as they were: the report lists them);
 any other gets the current inventory written as a new version in the new form,
 its older versions staying as they were until its retention drops them (the
 report says how many). Every version is read back and compared afterwards.
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from osa_inventory.errors import ConfigError, StoreError
+from osa_inventory.errors import ConfigError, StoreError, VersionUnreadable
 from osa_inventory.inventory import empty_inventory
 from osa_inventory.sealing import HOW_TO_CONFIGURE, Sealing
 from osa_inventory.store.backend import ContentRewriter, WriteMeta
@@ -55,8 +57,7 @@ def rekey(store: Store, *, decrypt: bool = False, command: str | None = None) ->
             raise ConfigError(f"store {store.label} holds no inventory; nothing to rekey")
         rewriter = store.capability(ContentRewriter)
         if store.versioned and rewriter is not None:
-            infos = store.history()
-            contents = [(i.version, store.read_version(i.version)) for i in infos]
+            contents, report.left = _readable_versions(store)
             with store.converting(target):
                 rewriter.rewrite_contents([(n, target.cover(c)) for n, c in contents])
             report.rewritten = [n for n, _ in contents]
@@ -70,6 +71,18 @@ def rekey(store: Store, *, decrypt: bool = False, command: str | None = None) ->
             report.written = result.version.version if result.version else None
             report.left = older
     return report
+
+
+def _readable_versions(store: Store) -> tuple[list[tuple[int, dict[str, Any]]], list[int]]:
+    """(number, content) of every kept version that can be read, and the numbers of those
+    that cannot (:class:`VersionUnreadable`: they stay as they are)."""
+    contents, unreadable = [], []
+    for info in store.history():
+        try:
+            contents.append((info.version, store.read_version(info.version)))
+        except VersionUnreadable:
+            unreadable.append(info.version)
+    return contents, unreadable
 
 
 def _verify(store: Store, contents: list[tuple[int, dict[str, Any]]]) -> None:

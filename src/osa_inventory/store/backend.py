@@ -423,7 +423,8 @@ class ContentRewriter(Protocol):
     seals, re-seals or opens a store's whole history, docs/encryption.md)."""
 
     def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
-        """Store ``contents`` (version number, new content), one per retained version,
+        """Store ``contents`` (version number, new content), one per retained version
+        that can be read (the others raise :class:`~osa_inventory.errors.VersionUnreadable`),
         oldest first, as the content of those versions: numbers, times, who and why stay,
         and so does the lineage. The lock is held; a crash must leave the old contents or
         the new ones, never a mix that reads as a version."""

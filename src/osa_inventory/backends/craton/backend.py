@@ -56,6 +56,7 @@ from osa_inventory.backends.craton.records import (
     version_key,
     version_number,
 )
+from osa_inventory.backends.craton.rekey import new_records, rekeyed_current
 from osa_inventory.backends.craton.sync import (
     HostState,
     Stored,
@@ -273,13 +274,33 @@ class CratonBackend(Backend):
         return self.places.cell(HISTORY_CELL)[1]
 
     def _undo_of(self, writing: dict[str, Any]) -> dict[str, Any]:
-        record = self._history().get(version_key(int(writing["version"])))
-        if not isinstance(record, dict) or record.get("write_id") != writing.get("write_id"):
-            raise StoreCorrupt(
-                f"{self.describe()}: a write of version {writing.get('version')} is under way "
-                "but its record is missing; it was removed outside osa-inventory"
+        return self._pending(writing, self._history())[0]
+
+    def _pending(
+        self, writing: dict[str, Any], history: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(undo, pending change) of the write or rekey the head is marked with."""
+        number, write_id = int(writing["version"]), writing.get("write_id")
+        pending = history.get(REDO_VAR)
+        if writing.get("rekey"):
+            record = pending
+            found = isinstance(pending, dict) and pending.get("write_id") == write_id
+        else:
+            record = history.get(version_key(number))
+            found = (
+                isinstance(record, dict)
+                and isinstance(pending, dict)
+                and record.get("write_id") == write_id == pending.get("write_id")
             )
-        return record["undo"]
+        if not found:
+            raise StoreCorrupt(
+                f"{self.describe()}: the {_what(writing)} of version {number} is under way or "
+                f"was interrupted, and its records ({version_key(number)}, {REDO_VAR} of cell "
+                f"{HISTORY_CELL}) were removed outside osa-inventory, so it can be neither "
+                "completed nor undone"
+            )
+        assert isinstance(record, dict) and isinstance(pending, dict)
+        return record["undo"], pending
 
     def _mismatch(
         self, place: Place, head: dict[str, Any], stored: Stored, inventory: dict[str, Any]
@@ -327,38 +348,31 @@ class CratonBackend(Backend):
         mine = LockHolder.for_this_process()
         return mine if self.lock.acquire(mine) is None else None
 
-    def _roll_forward(self, place: Place, head: dict[str, Any]) -> None:
-        """Finish the write the head is marked with (the lock is held)."""
+    def _roll_forward(self, place: Place, head: dict[str, Any], interrupted: bool = True) -> None:
+        """Finish the write or rekey the head is marked with (the lock is held)."""
         writing = head["writing"]
         number = int(writing["version"])
         history = self._history()
-        record, redo = history.get(version_key(number)), history.get(REDO_VAR)
-        write_id = writing.get("write_id")
-        if not (
-            isinstance(record, dict)
-            and isinstance(redo, dict)
-            and record.get("write_id") == write_id == redo.get("write_id")
-        ):
-            raise StoreCorrupt(
-                f"{self.describe()}: the write of version {number} was interrupted and its "
-                f"records ({version_key(number)}, {REDO_VAR} of cell {HISTORY_CELL}) were removed "
-                "outside osa-inventory, so it can be neither completed nor undone"
-            )
+        undo, pending = self._pending(writing, history)
         stored = self._read_stored(place)
         mixed = stored.layout()
-        base, target = overlay(mixed, record["undo"]), overlay(mixed, redo["redo"])
+        base, target = overlay(mixed, undo), overlay(mixed, pending["redo"])
         if digest_of(join(target.hosts, target.entries)) != writing.get("digest"):
             raise StoreCorrupt(
-                f"{self.describe()}: the interrupted write of version {number} cannot be "
-                "completed: what Craton holds was also changed outside osa-inventory"
+                f"{self.describe()}: the interrupted {_what(writing)} of version {number} cannot "
+                "be completed: what Craton holds was also changed outside osa-inventory"
             )
         state_id = self.places.ensure_cell(STATE_CELL)
         self._apply(plan(stored, target, base.membership(), place, state_id), place)
-        self._commit(record, len(target.hosts))
-        self.warn(
-            f"{self.describe()}: completed the write of version {number} by "
-            f"{record.get('user')}@{record.get('host')}, which was interrupted"
-        )
+        if writing.get("rekey"):
+            self._commit_rekey(head, pending, len(target.hosts))
+        else:
+            self._commit(history[version_key(number)], len(target.hosts))
+        if interrupted:
+            self.warn(
+                f"{self.describe()}: completed the {_what(writing)} of version {number} by "
+                f"{writing.get('user')}@{writing.get('host')}, which was interrupted"
+            )
 
     # -- writing --
 
@@ -400,17 +414,8 @@ class CratonBackend(Backend):
                     REDO_VAR: {"write_id": write_id, "version": number, "redo": redo},
                 },
             )
-            marker = {
-                "version": number,
-                "write_id": write_id,
-                "digest": digest,
-                "user": meta.user,
-                "host": os.uname().nodename,
-                "pid": os.getpid(),
-                "since": time.time(),
-            }
             base_head = head if head is not None else self._empty_head(lineage)
-            self._put_head({**base_head, "writing": marker})
+            self._put_head({**base_head, "writing": marker(number, write_id, digest, meta.user)})
             requests = plan(stored, target, stored_membership(stored), place, state_id)
             created = self._apply(requests, place)
             now = self._head_record()[1]
@@ -423,6 +428,62 @@ class CratonBackend(Backend):
             info = self._commit(record, len(target.hosts))
             self._remember(info, stored, target, created)
             return info
+
+    # -- rekey --
+
+    def rewrite_contents(self, contents: list[tuple[int, dict[str, Any]]]) -> None:
+        """New content for every readable kept version (``rekey``, see :mod:`.rekey`).
+
+        The pending change and the new records are stored before anything else,
+        so that a reader serves the old version meanwhile and any later run can
+        complete an interrupted rekey (no key needed: everything is sealed already).
+        """
+        with self.lock.for_write(float(self.config["timeout"])):
+            current, _ = self.read_current()  # completes an interrupted write or rekey first
+            place, head = self._head_record()
+            if current is None or place is None or head is None or head.get("writing"):
+                raise StaleWrite(f"{self.describe()} moved on while it was read; rerun the command")
+            history = self._history()
+            records = new_records(contents, current, history, self.describe())
+            stored = self._stored_for(place, current)
+            undo, redo = delta(stored.layout(), split(contents[-1][1]))
+            write_id, digest = uuid.uuid4().hex, digest_of(contents[-1][1])
+            pending = {
+                "write_id": write_id,
+                "version": current.version,
+                "rekey": True,
+                "from": digest_in(head),
+                "to": digest,
+                "undo": undo,
+                "redo": redo,
+                "records": records,
+            }
+            history_id = self.places.ensure_cell(HISTORY_CELL)
+            self.client.put(f"/cells/{history_id}/variables", {REDO_VAR: pending})
+            user = WriteMeta.for_this_process().user
+            marked = {
+                **head,
+                "writing": {**marker(current.version, write_id, digest, user), "rekey": True},
+            }
+            self._put_head(marked)
+            self._stored = None
+            self._roll_forward(place, marked, interrupted=False)
+
+    def _commit_rekey(self, head: dict[str, Any], pending: dict[str, Any], hosts: int) -> None:
+        """Replace the version records (one request), then give the head the new digest."""
+        now = self._head_record()[1]
+        if now is None or (now.get("writing") or {}).get("write_id") != pending["write_id"]:
+            raise StaleWrite(
+                f"{self.describe()}: another writer changed the store during the rekey; rerun "
+                "'osa-inventory rekey'"
+            )
+        history_id = self.places.ensure_cell(HISTORY_CELL)
+        self.client.put(f"/cells/{history_id}/variables", pending["records"])
+        new_head = {key: value for key, value in now.items() if key != "writing"}
+        new_head.update(extra={**now["extra"], "digest": pending["to"]}, hosts=hosts)
+        self._put_head(new_head)
+        with contextlib.suppress(StoreError):  # rekeyed; the next write drops it
+            self.client.delete(f"/cells/{history_id}/variables", [REDO_VAR])
 
     def _empty_head(self, lineage: str) -> dict[str, Any]:
         """A head for a store without a version yet (the first write marks it)."""
@@ -535,6 +596,10 @@ class CratonBackend(Backend):
                 return inventory
             if version_key(current.version) not in history:
                 continue  # a write landed between the two reads
+            recorded = rekeyed_current(current, inventory, history)
+            if recorded is None:
+                continue  # a rekey finished between the two reads
+            current, inventory = recorded
             try:
                 return rebuild(version, current, inventory, history, self.describe())
             except NotRetained:
@@ -616,6 +681,23 @@ def stored_membership(stored: Stored) -> dict[str, set[str]]:
 def identity(info: VersionInfo | None) -> tuple[Any, ...] | None:
     """What must match for a write to go ahead: number, lineage and content digest."""
     return None if info is None else (info.version, info.lineage, info.extra.get("digest"))
+
+
+def marker(number: int, write_id: str, digest: str, user: str) -> dict[str, Any]:
+    """The head's ``writing`` mark: the version under way, its digest, who writes it."""
+    return {
+        "version": number,
+        "write_id": write_id,
+        "digest": digest,
+        "user": user,
+        "host": os.uname().nodename,
+        "pid": os.getpid(),
+        "since": time.time(),
+    }
+
+
+def _what(writing: dict[str, Any]) -> str:
+    return "rekey" if writing.get("rekey") else "write"
 
 
 def _which(info: VersionInfo | None) -> str:

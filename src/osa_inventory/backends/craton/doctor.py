@@ -35,12 +35,17 @@ def writing_row(head: dict[str, Any] | None) -> Row:
     if not writing:
         return ("craton write", "ok", "no write under way")
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(writing.get("since") or 0))
+    what, before = (
+        ("the kept versions are being rekeyed", "them as they were")
+        if writing.get("rekey")
+        else (f"version {writing.get('version')} is being written", "the version before it")
+    )
     return (
         "craton write",
         "info",
-        f"version {writing.get('version')} is being written by {writing.get('user')}@"
-        f"{writing.get('host')} pid {writing.get('pid')} since {since}; readers serve the "
-        "version before it, and the next run completes it if that writer is gone",
+        f"{what} by {writing.get('user')}@{writing.get('host')} pid {writing.get('pid')} "
+        f"since {since}; readers serve {before}, and the next run completes it if that "
+        "writer is gone",
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from osa_inventory.backends.craton.mapping import digest_of, join, overlay, split
 from osa_inventory.backends.craton.records import digest_in, version_key, version_number
-from osa_inventory.errors import StoreCorrupt, StoreError
+from osa_inventory.errors import StoreCorrupt, StoreError, VersionUnreadable
 from osa_inventory.store.backend import VersionInfo
 
 
@@ -50,7 +50,7 @@ def rebuild(
         if not isinstance(record, dict) or record.get("lineage") != current.lineage:
             raise NotRetained(f"{where}: version {version} is not retained")
         if record.get("undo") is None:
-            raise StoreError(
+            raise VersionUnreadable(
                 f"{where}: version {version} cannot be rebuilt: version {number} adopted "
                 "changes made outside osa-inventory"
             )
