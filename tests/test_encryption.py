@@ -13,6 +13,7 @@ import os
 import sqlite3
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,16 @@ NETWORK = ("postgresql", "mysql", "etcd", "craton")
 
 
 def run(tmp_path: Path, *args: Any, **env: str) -> subprocess.CompletedProcess:
+    return run_program(tmp_path, [CLI, *args], **env)
+
+
+def run_program(tmp_path: Path, argv: list[Any], **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("OSA_")}
     full["OSA_INVENTORY_CONFIG"] = str(tmp_path / "osa.ini")
     full["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     full.update(env)
     return subprocess.run(
-        [str(CLI), *map(str, args)],
+        [str(word) for word in argv],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -563,3 +568,128 @@ def test_import_opens_a_sealed_backup_member(tmp_path: Path, key_file: Path) -> 
     ok(run(tmp_path, "import", tar, "--member", second, *flags))
     exported = json.loads(ok(run(tmp_path, "export", *flags)).stdout)
     assert f"{deployment.tag}extra" in exported["_meta"]["hostvars"]
+
+
+# -- Craton: a rekey is completed after a crash, versions that cannot be read stay -----------
+
+#: runs ``osa-inventory`` in process with the craton backend made to die (``os._exit``) at a
+#: point of its rekey, after running the probe commands (readers) while it holds the lock
+CRASHING_REKEY = """
+import json, os, subprocess, sys
+from pathlib import Path
+from osa_inventory.backends.craton import backend as craton
+from osa_inventory.cli.main import main
+
+point, probe_file, probes = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
+
+def crash():
+    seen = [subprocess.run(p, capture_output=True, text=True).__dict__ for p in probes]
+    probe_file.write_text(json.dumps([{k: s[k] for k in ("returncode", "stdout", "stderr")}
+                                      for s in seen]))
+    os._exit(9)
+
+real_apply, real_put_head = craton.apply, craton.CratonBackend._put_head
+
+def apply(client, requests, place, on_step, created):
+    sent = []
+    def step():
+        on_step()
+        sent.append(1)
+        if point == "hosts" and len(sent) == 3:
+            crash()
+    real_apply(client, requests, place, step, created)
+
+def put_head(self, head):
+    if point == "records" and "writing" not in head and getattr(self, "rekeying", False):
+        crash()  # the records are new, the head still names the old content
+    self.rekeying = bool((head.get("writing") or {}).get("rekey"))
+    real_put_head(self, head)
+
+craton.apply, craton.CratonBackend._put_head = apply, put_head
+sys.exit(main(sys.argv[4:]))
+"""
+
+
+@pytest.mark.parametrize("point", ["hosts", "records"])
+def test_craton_rekey_that_dies_is_never_served_half_done_and_is_completed(
+    request: pytest.FixtureRequest, key_file: Path, tmp_path: Path, point: str
+) -> None:
+    """A rekey killed while it changes the hosts, or between the version records and the
+    head: readers meanwhile serve every version as it was; the next run (a reader, or
+    rekey again) completes it, and every version reads with the new key alone."""
+    kind = Kind("craton", request, tmp_path)
+    deployment = Deployment(tmp_path)
+    ok(inventory_run(kind, deployment))
+    deployment.add_compute()
+    ok(inventory_run(kind, deployment))
+    current = ok(store_command(kind, deployment, "export")).stdout
+    first = ok(store_command(kind, deployment, "export", "--version", "1")).stdout
+    readers = [
+        [str(CLI), *args, "--config", str(deployment.config), *kind.flags(), "--cache-ttl", "0",
+         "--encryption-key-file", str(key_file)]
+        for args in (["export"], ["export", "--version", "1"])
+    ]  # fmt: skip
+    script = tmp_path / "crashing_rekey.py"
+    script.write_text(CRASHING_REKEY)
+    probe_file = tmp_path / "probes.json"
+    rekey_args = ["rekey", "--config", deployment.config, *kind.flags(),
+                  "--encryption-key-file", key_file]  # fmt: skip
+    child = run_program(
+        tmp_path, [sys.executable, script, point, probe_file, json.dumps(readers), *rekey_args]
+    )
+    assert child.returncode == 9, child.stderr
+    probes = json.loads(probe_file.read_text())
+    assert [p["returncode"] for p in probes] == [0, 0], probes
+    assert [p["stdout"] for p in probes] == [current, first]  # the old versions, whole
+    # the next run completes the rekey the dead process left
+    recovery = ["export"] if point == "hosts" else ["rekey"]
+    after = ok(store_command(kind, deployment, *recovery, "--encryption-key-file", key_file))
+    assert "completed the rekey of version 2" in after.stderr, after.stderr
+    assert "breaking abandoned lock" in after.stderr
+    raw = kind.raw()
+    assert deployment.tag not in raw and "osa-inventory-sealed" in raw
+    for args, content in ((["export"], current), (["export", "--version", "1"], first)):
+        shown = ok(store_command(kind, deployment, *args, "--encryption-key-file", key_file))
+        assert shown.stdout == content
+    doctor = ok(store_command(kind, deployment, "doctor", "--encryption-key-file", key_file))
+    assert "no write under way" in doctor.stdout
+
+
+def test_craton_rekey_and_decrypt_leave_versions_before_an_adopted_change(
+    request: pytest.FixtureRequest, key_file: Path, tmp_path: Path
+) -> None:
+    kind = Kind("craton", request, tmp_path)
+    deployment = Deployment(tmp_path)
+    ok(inventory_run(kind, deployment))
+    deployment.add_compute()
+    ok(inventory_run(kind, deployment))
+    backend = kind.backend()
+    place = backend.places.ensure()
+    host = backend.client.get("/hosts", region_id=place.region_id, limit=10)["hosts"][0]
+    backend.client.put(f"/hosts/{host['id']}/variables", {"edited_in_craton": True})
+    adopted = ok(store_command(kind, deployment, "doctor", "--backend-option",
+                               "adopt_changes=true"))  # fmt: skip
+    assert "recorded as version 3" in adopted.stderr
+    ok(store_command(kind, deployment, "hosts", "remove", f"{deployment.tag}extra"))  # v4
+    contents = {
+        n: ok(store_command(kind, deployment, "export", "--version", n)).stdout for n in (3, 4)
+    }
+    for flags, sealed in (([], True), (["--decrypt"], False)):
+        done = ok(store_command(kind, deployment, "rekey", *flags, "--encryption-key-file",
+                                key_file, "--format", "json"))  # fmt: skip
+        report = json.loads(done.stdout)
+        assert report["rewritten_versions"] == [3, 4] and report["encrypted"] is sealed
+        assert report["versions_left_as_they_were"] == [1, 2]
+        for number, content in contents.items():
+            shown = store_command(kind, deployment, "export", "--version", number,
+                                  "--encryption-key-file", key_file)  # fmt: skip
+            assert ok(shown).stdout == content
+        one_line_error(
+            store_command(kind, deployment, "export", "--version", "2", "--encryption-key-file",
+                          key_file), "cannot be rebuilt", "adopted")  # fmt: skip
+    text = ok(store_command(kind, deployment, "rekey", "--encryption-key-file", key_file)).stdout
+    assert "versions 3-4 rewritten" in text
+    assert "versions 1-2 stay as they were (they cannot be read" in text
+    ok(store_command(kind, deployment, "rekey", "--decrypt", "--encryption-key-file", key_file))
+    for number, content in contents.items():  # plain again: no key needed
+        assert ok(store_command(kind, deployment, "export", "--version", number)).stdout == content

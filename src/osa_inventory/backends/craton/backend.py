@@ -587,7 +587,9 @@ class CratonBackend(Backend):
         return [] if current is None else retained(current, self._history())
 
     def read_version(self, version: int) -> dict[str, Any]:
+        unmatched: str | None = None  # the head's record, naming other content than the head
         for _ in range(READ_ATTEMPTS):
+            unmatched = None
             history = self._history()
             current, inventory = self.read_current()
             if current is None or not 1 <= version <= current.version:
@@ -598,12 +600,19 @@ class CratonBackend(Backend):
                 continue  # a write landed between the two reads
             recorded = rekeyed_current(current, inventory, history)
             if recorded is None:
+                unmatched = version_key(current.version)
                 continue  # a rekey finished between the two reads
             current, inventory = recorded
             try:
                 return rebuild(version, current, inventory, history, self.describe())
             except NotRetained:
                 break
+        if unmatched is not None:
+            raise StoreCorrupt(
+                f"{self.describe()}: version record {unmatched} of cell "
+                f"{HISTORY_CELL} does not name the current content; the history was changed "
+                "outside osa-inventory"
+            )
         raise StoreError(
             f"{self.describe()}: version {version} is not retained (retention "
             f"{self.keep}); see 'osa-inventory history'"
