@@ -9,13 +9,17 @@ Each is a :class:`~osa_inventory.store.backend.VersionInfo` in its JSON form
   ``format``, ``cloud`` (the cloud's name, to find the region in one request)
   and ``hosts`` (their count); while a write is under way also ``writing``,
   naming the version being written: ``{"version", "write_id", "digest",
-  "user", "host", "pid", "since"}``. ``version`` 0 means no version yet;
+  "user", "host", "pid", "since"}`` (and ``"rekey": true`` while the kept
+  versions' contents are replaced, :mod:`.rekey`). ``version`` 0 means no
+  version yet;
 * **version records**, variables ``v:<n>`` of the ``osa-inventory-history``
   cell, with ``write_id`` and ``undo``: the change that turns version n back
   into version n-1 (the hosts and entries it changed, with their earlier values);
 * the **pending change**, variable ``redo`` of that cell: ``{"write_id",
   "version", "redo"}``, the change the current (or an interrupted) write makes,
-  so that any later run can finish it.
+  so that any later run can finish it. A rekey's also holds ``rekey``, the
+  digests ``from`` and ``to``, the reverse change ``undo`` and the new version
+  ``records``.
 """
 
 from __future__ import annotations
