@@ -52,7 +52,7 @@ EXPECTED = {
     "postgresql": EVERY_BACKEND | SQL,
     "mysql": EVERY_BACKEND | SQL,
     "etcd": EVERY_BACKEND | {"host-reads", "lock-liveness", "overwrite", "content-rewrite"},
-    "craton": EVERY_BACKEND | {"doctor-checks", "lock-liveness"},
+    "craton": EVERY_BACKEND | {"doctor-checks", "lock-liveness", "content-rewrite"},
 }
 
 
