@@ -365,7 +365,7 @@ class CratonBackend(Backend):
         state_id = self.places.ensure_cell(STATE_CELL)
         self._apply(plan(stored, target, base.membership(), place, state_id), place)
         if writing.get("rekey"):
-            self._commit_rekey(head, pending, len(target.hosts))
+            self._commit_rekey(pending, len(target.hosts))
         else:
             self._commit(history[version_key(number)], len(target.hosts))
         if interrupted:
@@ -469,7 +469,7 @@ class CratonBackend(Backend):
             self._stored = None
             self._roll_forward(place, marked, interrupted=False)
 
-    def _commit_rekey(self, head: dict[str, Any], pending: dict[str, Any], hosts: int) -> None:
+    def _commit_rekey(self, pending: dict[str, Any], hosts: int) -> None:
         """Replace the version records (one request), then give the head the new digest."""
         now = self._head_record()[1]
         if now is None or (now.get("writing") or {}).get("write_id") != pending["write_id"]:
