@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from osa_inventory.cli.common import open_store_from, store_flags, warn
+from osa_inventory.cli.common import settings_from, store_flags, warn
 
 USAGE = """%(prog)s [STORE FLAGS] COMMAND [ARGS...]
        %(prog)s [STORE FLAGS] [--list | --host NAME | --check | --version] [-e DIR] [-m MESSAGE]
@@ -75,10 +75,18 @@ def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_inventory.run import Inputs, host_vars, preview, refresh
+    from osa_inventory.run import Inputs, host_vars, preview, refresh, serve_unchanged
 
     inputs = Inputs(args.config, args.environment)
-    store = open_store_from(args)
+    settings = settings_from(args)
+    if args.host is None and not (args.check or args.regenerate):
+        served = serve_unchanged(settings, inputs, warn=warn)
+        if served is not None and served.data is not None:  # the light road: bytes as stored
+            sys.stdout.buffer.write(served.data + b"\n")
+            return 0
+    from osa_inventory.store import open_store
+
+    store = open_store(settings, warn=warn)
     shown = StderrProgress()
     try:
         if args.check:

@@ -16,9 +16,8 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from osa_inventory.backends.etcd.client import ClientConfig, EtcdClient, RequestFailed
 from osa_inventory.backends.etcd.endpoints import parse_endpoints
 from osa_inventory.backends.etcd.gc import Collected, collect_garbage
 from osa_inventory.backends.etcd.kv import KeyValue, compare_revision, put_op, range_op
@@ -60,6 +59,9 @@ from osa_inventory.store.backend import (
     WriteMeta,
     new_lineage,
 )
+
+if TYPE_CHECKING:  # the client (requests, etcd3gw) is imported when a backend is configured
+    from osa_inventory.backends.etcd.client import EtcdClient
 
 LOG = logging.getLogger(__name__)
 #: etcd's default --max-txn-ops is 128; stay below it
@@ -159,8 +161,10 @@ class EtcdBackend(Backend):
         api_path = config["api_path"]
         if api_path:
             api_path = "/" + api_path.strip("/") + "/"
+        from osa_inventory.backends.etcd.client import ClientConfig, EtcdClient
+
         self.layout = Layout(config["prefix"], config["name"])
-        self.client = EtcdClient(
+        self.client: EtcdClient = EtcdClient(
             ClientConfig(
                 endpoints=tuple(parse_endpoints(config["endpoints"], protocol)),
                 timeout=float(config["timeout"]),
@@ -346,6 +350,8 @@ class EtcdBackend(Backend):
         self._cache[sha] = value
 
     def _retry_compacted(self, read: Callable[[], Any]) -> Any:
+        from osa_inventory.backends.etcd.client import RequestFailed
+
         for attempt in range(READ_ATTEMPTS):
             try:
                 return read()

@@ -1,0 +1,191 @@
+"""The head version in one query, with the DB-API driver alone (the light ``--list``).
+
+No SQLAlchemy and no engine: stdlib ``sqlite3`` for SQLite, ``psycopg`` for
+PostgreSQL, ``pymysql`` for MariaDB/MySQL, connected with what the full backend
+would connect with. One statement reads the head's version record and the
+schema revision. Only the plain URL forms are handled; anything else (another
+driver, URL options for MySQL, a password given twice, a schema of another
+revision, an empty or damaged head, any error) returns None, and the full
+backend (:mod:`.database`) answers instead, with its own messages. See
+:mod:`osa_inventory.store.light`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from osa_inventory.backends.sql.revision import SCHEMA_REVISION, VERSION_TABLE
+from osa_inventory.store.backend import VersionInfo
+
+CONNECT_TIMEOUT = 10  # seconds, as the engine's (engine.CONNECT_TIMEOUT)
+#: the dialects and drivers each backend's URL may name (url.FLAVOURS), first the default
+_DIALECTS = {
+    "sqlite": (("sqlite",), ("", "pysqlite")),
+    "postgresql": (("postgresql", "postgres"), ("", "psycopg")),
+    "mysql": (("mysql", "mariadb"), ("", "pymysql")),
+}
+
+
+@dataclass(frozen=True)
+class Where:
+    """A database URL taken apart (None fields: not given)."""
+
+    host: str | None
+    port: int | None
+    user: str | None
+    password: str | None
+    database: str
+    query: dict[str, str]
+
+
+def _where(backend: str, url: str, password: str | None) -> Where | None:
+    """``url`` taken apart when it is a plain form of ``backend``'s URL, else None."""
+    scheme, _, rest = url.partition("://")
+    dialect, _, driver = scheme.partition("+")
+    dialects, drivers = _DIALECTS[backend]
+    if not rest or dialect not in dialects or driver not in drivers:
+        return None
+    if backend == "sqlite":  # sqlite:///relative.db, sqlite:////absolute.db
+        path = rest[1:] if rest.startswith("/") else ""
+        if not path or any(c in path for c in "?%#") or path == ":memory:":
+            return None
+        return Where(None, None, None, None, path, {})
+    parts = urlsplit(f"{dialect}://{rest}")
+    if parts.password is not None and password:
+        return None  # given twice: the full road refuses it
+    host, database = parts.hostname, unquote(parts.path.lstrip("/"))
+    if not host or "," in parts.netloc or not database or parts.fragment:
+        return None
+    return Where(
+        host=host,
+        port=parts.port,
+        user=unquote(parts.username) if parts.username else None,
+        password=password or (unquote(parts.password) if parts.password else None),
+        database=database,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+    )
+
+
+def sqlite_head(config: Mapping[str, Any]) -> VersionInfo | None:
+    """The head version of inventory ``config['name']``; None when the reader cannot tell."""
+    return _head("sqlite", config)
+
+
+def postgresql_head(config: Mapping[str, Any]) -> VersionInfo | None:
+    return _head("postgresql", config)
+
+
+def mysql_head(config: Mapping[str, Any]) -> VersionInfo | None:
+    return _head("mysql", config)
+
+
+def _head(backend: str, config: Mapping[str, Any]) -> VersionInfo | None:
+    if int(config["retention"]) < 1:
+        return None
+    where = _where(backend, str(config["url"]), config.get("password"))
+    if where is None:
+        return None
+    rows = _CONNECT[backend](where, config["name"])
+    if len(rows) != 1 or rows[0][-1] != SCHEMA_REVISION:
+        return None
+    return _info(rows[0])
+
+
+def _query(mark: str, quote_char: str) -> str:
+    user = f"{quote_char}user{quote_char}"
+    return (
+        "SELECT i.lineage, v.version, v.time_us, "
+        f"v.{user}, v.host, v.command, v.message, v.checksum, v.extra, a.version_num "
+        "FROM osa_inventories i "
+        "JOIN osa_versions v ON v.inventory_id = i.id AND v.version = i.head "
+        f"CROSS JOIN {VERSION_TABLE} a "
+        f"WHERE i.name = {mark}"
+    )
+
+
+def _sqlite(where: Where, name: str) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    if not os.path.isfile(where.database):  # connecting would create it
+        return []
+    path = quote(os.path.abspath(where.database))
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=CONNECT_TIMEOUT)
+    try:
+        return connection.execute(_query("?", '"'), (name,)).fetchall()
+    finally:
+        connection.close()
+
+
+def _postgresql(where: Where, name: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    options = {
+        key: value
+        for key, value in (
+            ("host", where.host),
+            ("port", where.port),
+            ("user", where.user),
+            ("password", where.password),
+        )
+        if value is not None
+    }
+    with psycopg.connect(
+        dbname=where.database,
+        connect_timeout=CONNECT_TIMEOUT,
+        autocommit=True,
+        **options,
+        **where.query,
+    ) as connection:
+        return connection.execute(_query("%s", '"'), (name,)).fetchall()  # type: ignore[arg-type]
+
+
+def _mysql(where: Where, name: str) -> list[tuple[Any, ...]]:
+    if where.query:  # driver options: SQLAlchemy's dialect translates them, we do not
+        return []
+    import pymysql
+
+    connection = pymysql.connect(
+        host=where.host,
+        port=where.port or 3306,
+        user=where.user,
+        password=where.password or "",
+        database=where.database,
+        charset="utf8mb4",
+        connect_timeout=CONNECT_TIMEOUT,
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_query("%s", "`"), (name.encode("utf-8"),))  # a VARBINARY name
+            return list(cursor.fetchall())
+    finally:
+        connection.close()
+
+
+_CONNECT = {"sqlite": _sqlite, "postgresql": _postgresql, "mysql": _mysql}
+
+
+def _info(row: tuple[Any, ...]) -> VersionInfo | None:
+    """The head's version record as the full backend reads it (queries.version_info);
+    None when a field is not what was written (the full road names it)."""
+    import json
+
+    lineage, version, time_us, user, host, command, message, checksum, extra, _ = row
+    found = json.loads(extra) if extra else {}
+    if not isinstance(found, dict) or not isinstance(checksum, str):
+        return None
+    if isinstance(time_us, bool) or not isinstance(time_us, int | float):
+        return None
+    return VersionInfo(
+        version=version,
+        lineage=lineage,
+        time=time_us / 1e6,
+        user=user,
+        host=host,
+        command=command,
+        message=message,
+        extra={**found, "digest": checksum},
+    )
