@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from osa_inventory.errors import StoreUnavailable
+from osa_inventory.errors import StoreError, StoreUnavailable
 from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.localcopy import (
     APP_DIR,
@@ -93,7 +93,12 @@ class CachingStore(Store):
         reads through :meth:`read`, which refreshes the copy or serves it
         during an outage.
         """
-        version = self.head()
+        try:
+            version = self.head()
+        except StoreError:
+            if self.outage_copy:
+                raise
+            return None, None  # read() says what is wrong, as it does without a copy
         if version is None:
             return None, None
         body = self.cache.canonical_bytes(version.to_dict())

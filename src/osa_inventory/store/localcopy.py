@@ -127,7 +127,7 @@ class LocalCache:
         """Record ``snapshot`` as confirmed now (only touch the file if it is the same version)."""
         self.check()
         version = self._shown(snapshot.version.to_dict() if snapshot.version else None)
-        if version is not None and self.is_current(version):
+        if version is not None and self.canonical_bytes(version) is not None:  # intact
             os.utime(self.path)
             return
         from osa_inventory.jsonio import dumps_inventory

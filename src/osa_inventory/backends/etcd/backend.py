@@ -81,6 +81,7 @@ class EtcdBackend(Backend):
     extra = "etcd"
     requires = ("etcd3gw",)
     network = True
+    light_head = "osa_inventory.backends.etcd.light:etcd_head"
     options: ClassVar[dict[str, Option]] = {
         "endpoints": Option(
             str, "127.0.0.1:2379", "etcd client endpoints host:port[,host:port...], tried in order"

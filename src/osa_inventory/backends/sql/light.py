@@ -123,7 +123,7 @@ def _sqlite(where: Where, name: str) -> list[tuple[Any, ...]]:
 def _postgresql(where: Where, name: str) -> list[tuple[Any, ...]]:
     import psycopg
 
-    options = {
+    options: dict[str, Any] = {
         key: value
         for key, value in (
             ("host", where.host),
@@ -133,14 +133,11 @@ def _postgresql(where: Where, name: str) -> list[tuple[Any, ...]]:
         )
         if value is not None
     }
+    options.update(where.query)  # libpq parameters, as SQLAlchemy's dialect passes them
     with psycopg.connect(
-        dbname=where.database,
-        connect_timeout=CONNECT_TIMEOUT,
-        autocommit=True,
-        **options,
-        **where.query,
+        dbname=where.database, connect_timeout=CONNECT_TIMEOUT, autocommit=True, **options
     ) as connection:
-        return connection.execute(_query("%s", '"'), (name,)).fetchall()  # type: ignore[arg-type]
+        return connection.execute(_query("%s", '"'), (name,)).fetchall()
 
 
 def _mysql(where: Where, name: str) -> list[tuple[Any, ...]]:
