@@ -71,7 +71,11 @@ class Deployment:
         return found
 
     def store(self) -> Any:
-        options = [o for flag, o in zip(self.flags, self.flags[1:]) if flag == "--backend-option"]
+        options = [
+            o
+            for flag, o in zip(self.flags, self.flags[1:], strict=False)
+            if flag == "--backend-option"
+        ]
         settings = resolve_settings(
             self.config, backend=self.flags[1], backend_options=options, cache_ttl=0
         )
