@@ -28,7 +28,9 @@ from osa_inventory.testing import servers as services
 KINDS = ["sqlite", "postgresql", "mysql", "etcd"]
 HEAVY = ("sqlalchemy", "alembic", "etcd3gw", "requests")
 PROBE = """\
-import json, sys
+import json, os, sys
+for blocked in filter(None, os.environ.get("LIGHT_TEST_BLOCK", "").split(",")):
+    sys.modules[blocked] = None  # as if not installed
 from osa_inventory.cli.main import main
 code = main(sys.argv[2:])
 sys.stdout.flush()
@@ -51,13 +53,17 @@ class Deployment:
             OSA_INVENTORY_CONFIG=str(tmp_path / "no-osa.ini"),
         )
 
-    def run(self, *extra: str) -> tuple[subprocess.CompletedProcess[bytes], list[str]]:
-        """(process, heavy libraries it imported); stderr without the probe's line."""
+    def run(
+        self, *extra: str, block: tuple[str, ...] = ()
+    ) -> tuple[subprocess.CompletedProcess[bytes], list[str]]:
+        """(process, heavy libraries it imported); stderr without the probe's line.
+
+        ``block``: modules the process finds missing, as if not installed."""
         args = ["--config", str(self.config), "--environment", str(self.environment)]
         proc = subprocess.run(
             [sys.executable, "-c", PROBE, json.dumps(HEAVY), *args, *self.flags, *extra],
             capture_output=True,
-            env=self.env,
+            env={**self.env, "LIGHT_TEST_BLOCK": ",".join(block)},
             timeout=120,
             check=False,
         )
@@ -227,3 +233,51 @@ def test_a_sqlite_copy_is_never_served_when_the_database_is_gone(
     assert gone.returncode != 0 and gone.stdout == b""
     (line,) = gone.stderr.decode().strip().splitlines()
     assert line.startswith("osa-inventory: error:") and "cache" not in line
+
+
+@pytest.fixture
+def pg_deployment(pg_server: Any, tmp_path: Path) -> Deployment:
+    database = f"light_{uuid.uuid4().hex[:10]}"
+    services.create_database(pg_server, database)
+    flags = ["--backend", "postgresql", "--backend-option", f"url={pg_server.url(database)}"]
+    return Deployment(tmp_path, flags)
+
+
+def test_both_postgresql_drivers_read_the_same_head(pg_deployment: Deployment) -> None:
+    """psycopg2 (preferred: a lighter import) and psycopg answer the head query alike,
+    and that answer is the head the full backend reads."""
+    from osa_inventory.backends.sql import light
+
+    assert pg_deployment.run("--list")[0].returncode == 0
+    where = light.where_of("postgresql", pg_deployment.flags[-1].removeprefix("url="), None)
+    assert where is not None
+    options = light.libpq_options(where)
+    by_psycopg2 = light.psycopg2_rows(options, "default")
+    by_psycopg = light.psycopg_rows(options, "default")
+    assert by_psycopg2 is not None and len(by_psycopg2) == 1
+    assert by_psycopg2 == by_psycopg
+    store = pg_deployment.store()
+    try:
+        assert light.version_of(by_psycopg2[0]) == store.head()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("block", "light_road"),
+    [((), True), (("psycopg2",), True), (("psycopg2", "psycopg"), False)],
+    ids=["psycopg2", "psycopg", "neither"],
+)
+def test_the_postgresql_light_road_falls_back_driver_by_driver(
+    pg_deployment: Deployment, block: tuple[str, ...], light_road: bool
+) -> None:
+    first, _ = pg_deployment.run("--list")
+    assert first.returncode == 0, first.stderr
+    served, loaded = pg_deployment.run("--list", block=block)
+    if light_road:
+        assert served.returncode == 0, served.stderr
+        assert loaded == [] and served.stdout == first.stdout
+    else:  # the full road, which needs psycopg: it says so
+        assert served.returncode != 0 and served.stdout == b""
+        (line,) = served.stderr.decode().strip().splitlines()
+        assert "psycopg" in line

@@ -9,9 +9,10 @@ function that the command, the tests and any script call alike::
     finally:
         store.close()
 
-0. **Light path** (:func:`serve_unchanged`, before a store is opened): for a
-   backend with a light head reader, one head query and the verified local
-   copy of that version answer, without loading the backend's libraries.
+0. **Light path** (``osa-inventory --list`` only, before a store is opened:
+   :mod:`osa_inventory.store.light`): for a backend with a light head reader,
+   one head query and the verified local copy of that version answer, without
+   loading the backend's libraries.
 1. **Fast path.** When the inputs' fingerprint equals the one recorded with the
    stored head, the stored version is the answer: served as its canonical bytes
    when the backend vouches for them, without reading YAML or generating.
@@ -43,7 +44,6 @@ from osa_inventory.store.backend import HostReader, VersionInfo, WriteMeta
 if TYPE_CHECKING:
     from osa_inventory.generate import GenerationResult
     from osa_inventory.progress import ProgressCallback
-    from osa_inventory.settings import Settings
     from osa_inventory.sources import UserConfig
     from osa_inventory.store.store import CommitResult, Snapshot, Store
 
@@ -55,7 +55,6 @@ __all__ = [
     "host_vars",
     "preview",
     "refresh",
-    "serve_unchanged",
 ]
 
 Warn = Callable[[str], None]
@@ -130,22 +129,6 @@ class Refreshed:
         from osa_inventory.jsonio import dumps_inventory
 
         return dumps_inventory(self.inventory)
-
-
-def serve_unchanged(settings: Settings, inputs: Inputs, *, warn: Warn) -> Refreshed | None:
-    """What :func:`refresh` would serve, without opening the store; None: call :func:`refresh`.
-
-    When the backend has a light head reader (:mod:`osa_inventory.store.light`)
-    and the head was generated from these inputs, the verified local copy of
-    that version is served as its bytes: the same bytes, warnings and version
-    as refresh's fast path, without the backend's libraries or an engine.
-    """
-    from osa_inventory.store.light import serve_unchanged as light_serve
-
-    served = light_serve(settings, inputs.fingerprint)
-    if served is None:
-        return None
-    return _served(served.version, warn, data=served.data)
 
 
 def refresh(

@@ -75,16 +75,13 @@ def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    from osa_inventory.run import Inputs, host_vars, preview, refresh, serve_unchanged
+    settings = settings_from(args)
+    if args.host is None and not (args.check or args.regenerate) and _served_light(args, settings):
+        return 0
+    from osa_inventory.run import Inputs, host_vars, preview, refresh
+    from osa_inventory.store import open_store
 
     inputs = Inputs(args.config, args.environment)
-    settings = settings_from(args)
-    if args.host is None and not (args.check or args.regenerate):
-        served = serve_unchanged(settings, inputs, warn=warn)
-        if served is not None and served.data is not None:  # the light road: bytes as stored
-            sys.stdout.buffer.write(served.data + b"\n")
-            return 0
-    from osa_inventory.store import open_store
 
     store = open_store(settings, warn=warn)
     shown = StderrProgress()
@@ -116,6 +113,22 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(result.text())
         sys.stdout.write("\n")
     return 0
+
+
+def _served_light(args: argparse.Namespace, settings: Any) -> bool:
+    """Print the stored head's bytes when the light road (:mod:`osa_inventory.store.light`)
+    vouches for them: what :func:`osa_inventory.run.refresh` would print, without opening
+    the store (nor importing the run use case)."""
+    from osa_inventory.fingerprint import input_fingerprint
+    from osa_inventory.store.light import serve_unchanged
+
+    served = serve_unchanged(settings, input_fingerprint(args.config, args.environment))
+    if served is None:
+        return False
+    for line in served.version.warnings:  # as refresh's fast path warns
+        warn(line)
+    sys.stdout.buffer.write(served.data + b"\n")
+    return True
 
 
 class StderrProgress:

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,6 +166,8 @@ class LocalCache:
         directory = self.path.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.check()  # made by someone else meanwhile
+        import tempfile
+
         from osa_inventory.tempfiles import SUFFIX, remove_stale_temp_files, temp_prefix
 
         remove_stale_temp_files(self.path)  # left by a reader killed mid-write
