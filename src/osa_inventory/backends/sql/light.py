@@ -209,7 +209,7 @@ def _mysql_connection_class() -> Any:
     """
     import pymysql.connections
 
-    class LightConnection(pymysql.connections.Connection):  # type: ignore[misc]
+    class LightConnection(pymysql.connections.Connection):
         def _create_ssl_ctx(self, sslp: Any) -> Any:
             if sslp:
                 return super()._create_ssl_ctx(sslp)
