@@ -27,6 +27,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from osa_inventory.errors import StoreError, StoreUnavailable
@@ -218,7 +219,7 @@ def caching_store(
     key = cache_key(backend_name, options, inventory_name, option_schema(backend))
     return CachingStore(
         backend,
-        cache=LocalCache(cache_dir() / f"{key}.json"),
+        cache=LocalCache(Path(cache_dir(), f"{key}.json")),
         ttl=ttl,
         warn=warn,
         outage_copy=outage_copy,

@@ -95,7 +95,8 @@ def _local_copy(name: str, options: Mapping[str, Any], inventory: str, backend_c
     from osa_inventory.store.localcopy import LocalCache, cache_dir, cache_key
 
     schema = getattr(backend_class, "options", None) or None
-    return LocalCache(cache_dir() / f"{cache_key(name, options, inventory, schema)}.json")
+    key = cache_key(name, options, inventory, schema)
+    return LocalCache(os.path.join(cache_dir(), f"{key}.json"))
 
 
 def plain_bytes(body: bytes) -> bytes:

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from osa_inventory.fileio import NEW_FILE_MODE, check_private
@@ -28,10 +27,10 @@ FORMAT = 2  # 2: the body is the canonical serialisation, with its SHA-256 in th
 APP_DIR = "osa-inventory"
 
 
-def cache_dir() -> Path:
+def cache_dir() -> str:
     """Where the local copies live: ``$XDG_CACHE_HOME/osa-inventory`` or ``~/.cache/...``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / APP_DIR
+    return os.path.join(base, APP_DIR)
 
 
 def cache_key(
@@ -67,15 +66,16 @@ class CachedCopy:
 
 
 class LocalCache:
-    """One store's cache file."""
+    """One store's cache file (``path``: a str or a Path, kept as given)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = path
+        self.directory = os.path.dirname(os.fspath(path))
 
     def check(self) -> None:
         """Refuse a cache directory or file that is not this user's own, mode 0700/0600:
         whoever else could write there could plant a copy to be served."""
-        for path, what in ((self.path.parent, "local cache directory"), (self.path, "cache file")):
+        for path, what in ((self.directory, "local cache directory"), (self.path, "cache file")):
             try:
                 info = os.lstat(path)
             except FileNotFoundError:
@@ -163,15 +163,17 @@ class LocalCache:
         return body
 
     def _write(self, data: bytes) -> None:
-        directory = self.path.parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory = self.directory
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         self.check()  # made by someone else meanwhile
         import tempfile
+        from pathlib import Path
 
         from osa_inventory.tempfiles import SUFFIX, remove_stale_temp_files, temp_prefix
 
-        remove_stale_temp_files(self.path)  # left by a reader killed mid-write
-        fd, temp = tempfile.mkstemp(prefix=temp_prefix(self.path), suffix=SUFFIX, dir=directory)
+        target = Path(self.path)
+        remove_stale_temp_files(target)  # left by a reader killed mid-write
+        fd, temp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=SUFFIX, dir=directory)
         try:
             os.fchmod(fd, NEW_FILE_MODE)  # whatever the umask
             with os.fdopen(fd, "wb") as handle:
@@ -184,4 +186,4 @@ class LocalCache:
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            os.unlink(self.path)

@@ -18,7 +18,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from osa_inventory.backends.sql.revision import SCHEMA_REVISION, VERSION_TABLE
 from osa_inventory.store.backend import VersionInfo
@@ -56,6 +55,8 @@ def where_of(backend: str, url: str, password: str | None) -> Where | None:
         if not path or any(c in path for c in "?%#") or path == ":memory:":
             return None
         return Where(None, None, None, None, path, {})
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
     parts = urlsplit(f"{dialect}://{rest}")
     if parts.password is not None and password:
         return None  # given twice: the full road refuses it
@@ -112,9 +113,9 @@ def _query(mark: str, quote_char: str) -> str:
 def _sqlite(where: Where, name: str) -> list[tuple[Any, ...]]:
     import sqlite3
 
-    if not os.path.isfile(where.database):  # connecting would create it
-        return []
-    path = quote(os.path.abspath(where.database))
+    path = os.path.abspath(where.database)
+    if not os.path.isfile(path) or any(c in path for c in "?%#"):  # (nothing to quote)
+        return []  # connecting would create it; or a name only the full road opens
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=CONNECT_TIMEOUT)
     try:
         return connection.execute(_query("?", '"'), (name,)).fetchall()
