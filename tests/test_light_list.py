@@ -281,3 +281,41 @@ def test_the_postgresql_light_road_falls_back_driver_by_driver(
         assert served.returncode != 0 and served.stdout == b""
         (line,) = served.stderr.decode().strip().splitlines()
         assert "psycopg" in line
+
+
+MYSQL_PROBE = """\
+import sys
+from osa_inventory.backends.sql.backend import MySQLBackend
+from osa_inventory.backends.sql.light import mysql_head
+
+config = MySQLBackend.checked_options({"url": sys.argv[1], "name": "default"})
+assert mysql_head(config) is not None  # read without cryptography
+assert "cryptography" not in sys.modules and "pymysql" not in sys.modules
+try:
+    mysql_head({**config, "url": sys.argv[1].rsplit("/", 1)[0] + "/no_such_database"})
+except Exception as exc:  # refused: the full road would answer
+    print(type(exc).__name__)
+assert "pymysql" not in sys.modules
+import pymysql._auth  # what the full road imports next: whole
+print(pymysql._auth._have_cryptography)
+"""
+
+
+def test_the_mysql_head_leaves_pymysql_whole(mariadb_server: Any, tmp_path: Path) -> None:
+    """The head query imports PyMySQL without cryptography; whatever imports PyMySQL
+    next in the process (the full road) gets it with cryptography, after a success and
+    after a failure alike."""
+    database = f"light_{uuid.uuid4().hex[:10]}"
+    services.create_database(mariadb_server, database)
+    url = mariadb_server.url(database)
+    deployment = Deployment(tmp_path, ["--backend", "mysql", "--backend-option", f"url={url}"])
+    assert deployment.run("--list")[0].returncode == 0
+    probe = subprocess.run(
+        [sys.executable, "-c", MYSQL_PROBE, url],
+        capture_output=True,
+        env=deployment.env,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr.decode()
+    assert probe.stdout.decode().split() == ["OperationalError", "True"]

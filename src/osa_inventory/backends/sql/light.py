@@ -14,8 +14,10 @@ answers instead, with its own messages. See :mod:`osa_inventory.store.light`.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,24 +184,55 @@ POSTGRESQL_DRIVERS = (psycopg2_rows, psycopg_rows)
 def _mysql(where: Where, name: str) -> list[tuple[Any, ...]]:
     if where.query:  # driver options: SQLAlchemy's dialect translates them, we do not
         return []
-    connection = _mysql_connection_class()(
-        host=where.host,
-        port=where.port or 3306,
-        user=where.user,
-        password=where.password or "",
-        database=where.database,
-        charset="utf8mb4",
-        connect_timeout=CONNECT_TIMEOUT,
-    )
+    with pymysql_without_cryptography() as connections:
+        connection = _light_connection_class(connections)(
+            host=where.host,
+            port=where.port or 3306,
+            user=where.user,
+            password=where.password or "",
+            database=where.database,
+            charset="utf8mb4",
+            connect_timeout=CONNECT_TIMEOUT,
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_query("%s", "`"), (name.encode("utf-8"),))  # a VARBINARY name
+                return list(cursor.fetchall())
+        finally:
+            connection.close()
+
+
+@contextlib.contextmanager
+def pymysql_without_cryptography() -> Iterator[Any]:
+    """``pymysql.connections``, imported without ``cryptography`` for the one head query.
+
+    PyMySQL imports ``cryptography`` up front (about 30 ms of CPU, a third of a
+    light ``--list``) for the RSA exchange of ``sha256_password`` and of
+    ``caching_sha2_password``'s full authentication over plain TCP, which the
+    head query can do without: there PyMySQL raises, and the full road answers.
+    So while PyMySQL is imported here ``cryptography`` is unimportable, and on
+    the way out every ``pymysql`` module is dropped again, so that whatever
+    imports PyMySQL next in this process (the full road) gets it whole. When
+    either is imported already, PyMySQL is used as it is.
+    """
+    if "pymysql" in sys.modules or "cryptography" in sys.modules:
+        import pymysql.connections
+
+        yield pymysql.connections
+        return
+    sys.modules["cryptography"] = None  # type: ignore[assignment]  # "not installed"
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(_query("%s", "`"), (name.encode("utf-8"),))  # a VARBINARY name
-            return list(cursor.fetchall())
+        import pymysql.connections
     finally:
-        connection.close()
+        del sys.modules["cryptography"]
+    try:
+        yield pymysql.connections
+    finally:
+        for module in [m for m in sys.modules if m == "pymysql" or m.startswith("pymysql.")]:
+            del sys.modules[module]
 
 
-def _mysql_connection_class() -> Any:
+def _light_connection_class(connections: Any) -> Any:
     """PyMySQL's connection, minus the one costly step that changes nothing.
 
     With no TLS option given, PyMySQL (2.x) prefers TLS when the server offers
@@ -208,9 +241,8 @@ def _mysql_connection_class() -> Any:
     about 25 ms that the unverified context never uses. This class builds the
     same context without that load. An explicit TLS option keeps PyMySQL's own.
     """
-    import pymysql.connections
 
-    class LightConnection(pymysql.connections.Connection):
+    class LightConnection(connections.Connection):
         def _create_ssl_ctx(self, sslp: Any) -> Any:
             if sslp:
                 return super()._create_ssl_ctx(sslp)
