@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import ConfigError
@@ -43,8 +43,7 @@ DEFAULT_CACHE_TTL = 86400.0
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     value: Any
     source: str
     line: int | None = None  # where in osa.ini, for a value read from there

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from osa_inventory.cli.common import settings_from, store_flags, warn
+from osa_inventory.cli.common import HelpFormatter, settings_from, store_flags, warn
 
 USAGE = """%(prog)s [STORE FLAGS] COMMAND [ARGS...]
        %(prog)s [STORE FLAGS] [--list | --host NAME | --check | --version] [-e DIR] [-m MESSAGE]
@@ -36,7 +36,7 @@ def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentP
         description="Generate and store the OpenStack-Ansible inventory. With no COMMAND it "
         "is an Ansible inventory script and behaves like --list.",
         epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "-e",

@@ -26,8 +26,7 @@ import contextlib
 import importlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from osa_inventory.debuglog import debug
 
@@ -40,8 +39,7 @@ if TYPE_CHECKING:
 HeadReader = Callable[[Mapping[str, Any]], "VersionInfo | None"]
 
 
-@dataclass(frozen=True)
-class LightServed:
+class LightServed(NamedTuple):
     """The stored head, served as its canonical bytes."""
 
     version: VersionInfo

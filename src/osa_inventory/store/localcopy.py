@@ -13,8 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from osa_inventory.fileio import NEW_FILE_MODE, check_private
 
@@ -56,8 +55,7 @@ def age_text(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-@dataclass(frozen=True)
-class CachedCopy:
+class CachedCopy(NamedTuple):
     """A copy read back from the cache, and when it was last confirmed current."""
 
     snapshot: Snapshot

@@ -18,8 +18,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from osa_inventory.backends.sql.revision import SCHEMA_REVISION, VERSION_TABLE
 from osa_inventory.store.backend import VersionInfo
@@ -33,8 +32,7 @@ _DIALECTS = {
 }
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """A database URL taken apart (None fields: not given)."""
 
     host: str | None
