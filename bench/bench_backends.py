@@ -32,15 +32,14 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from osa_inventory.testing.deployment import write_config
+from timing import Timed, bench_env, spawn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ENVIRONMENT = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()
@@ -65,36 +64,29 @@ class Row:
     backend: str
     computes: int
     path: str
-    times: list[float] = field(default_factory=list)
-    floor: list[float] = field(default_factory=list)
+    runs: list[Timed] = field(default_factory=list)
+    floor: list[Timed] = field(default_factory=list)
     target: float | None = None
 
-    @property
-    def ratio(self) -> float:
-        return statistics.median(self.times) / statistics.median(self.floor)
+    def median(self, runs: list[Timed], what: str = "wall") -> float:
+        return statistics.median(getattr(run, what) for run in runs)
+
+    def ratio(self, what: str = "wall") -> float:
+        return self.median(self.runs, what) / self.median(self.floor, what)
 
     @property
     def ok(self) -> bool:
-        return self.target is None or self.ratio <= self.target
+        return self.target is None or self.ratio() <= self.target
 
 
 def child_env(scratch: Path) -> dict[str, str]:
-    """The environment of every timed process: compiled modules used (as on a deploy host),
-    a cache dir and no osa.ini of the machine."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OSA_")}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.update(XDG_CACHE_HOME=str(scratch / "xdg"), OSA_INVENTORY_CONFIG=str(scratch / "none"))
-    return env
-
-
-def timed(argv: list[str], env: dict[str, str], out: Path | None = None) -> float:
-    start = time.perf_counter()
-    with open(out or os.devnull, "wb") as sink:
-        proc = subprocess.run(argv, stdout=sink, stderr=subprocess.PIPE, env=env, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr.decode()}")
-    return seconds
+    """The environment of every timed process: compiled modules used (bench/timing.py),
+    a cache dir of its own and no osa.ini or OSA_* variable of the machine."""
+    return bench_env(
+        ("OSA_",),
+        XDG_CACHE_HOME=str(scratch / "xdg"),
+        OSA_INVENTORY_CONFIG=str(scratch / "none"),
+    )
 
 
 @contextlib.contextmanager
@@ -143,9 +135,9 @@ def measure(backend: str, computes: int, config: Path, args: argparse.Namespace)
             base = [str(COMMAND), "--config", str(config), "--environment", str(args.environment)]
             command = [*base, "--backend", backend, *flags]
             first = scratch / "first.json"
-            timed([*command, "--list"], env, first)  # generate and store
+            spawn([*command, "--list"], env, first)  # generate and store
             served = scratch / "served.json"
-            timed([*command, "--list"], env, served)  # warm: compiled modules, copy confirmed
+            spawn([*command, "--list"], env, served)  # warm: compiled modules, copy confirmed
             if served.read_bytes() != first.read_bytes():
                 raise SystemExit(f"{backend}: the no-op --list printed other bytes")
             host = next(
@@ -167,11 +159,11 @@ def measure(backend: str, computes: int, config: Path, args: argparse.Namespace)
                 ),
             ]
             for _ in range(args.reps):
-                rows[0].times.append(timed([*command, "--list"], env))
-                rows[0].floor.append(timed([*python, FLOOR_CODE, str(first)], env))
-                rows[1].times.append(timed([*command, "--host", host], env))
-                rows[1].floor.append(timed([*python, BACKEND_IMPORT[backend]], env))
-            timed([*command, "--list"], env, served)
+                rows[0].runs.append(spawn([*command, "--list"], env))
+                rows[0].floor.append(spawn([*python, FLOOR_CODE, str(first)], env))
+                rows[1].runs.append(spawn([*command, "--host", host], env))
+                rows[1].floor.append(spawn([*python, BACKEND_IMPORT[backend]], env))
+            spawn([*command, "--list"], env, served)
             if served.read_bytes() != first.read_bytes():
                 raise SystemExit(f"{backend}: the no-op --list printed other bytes")
             return rows
@@ -197,14 +189,15 @@ def main(argv: list[str] | None = None) -> int:
                 rows.extend(measure(backend, computes, config, args))
     load = os.getloadavg()[0]
     print(f"\nbench_backends.py, {args.reps} repetitions, load average {load:.2f}\n")
-    print("| backend | computes | path | median | floor | ratio | target | met |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| backend | computes | path | median | floor | ratio | CPU ratio | target | met |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         target = f"<= {row.target:g}x" if row.target else "(shown)"
+        met = ("yes" if row.ok else "NO") if row.target else ""
         print(
             f"| {row.backend} | {row.computes:,} | {row.path} "
-            f"| {statistics.median(row.times):.3f} s | {statistics.median(row.floor):.3f} s "
-            f"| {row.ratio:.2f}x | {target} | {'yes' if row.ok else 'NO' if row.target else ''} |"
+            f"| {row.median(row.runs):.3f} s | {row.median(row.floor):.3f} s "
+            f"| {row.ratio():.2f}x | {row.ratio('cpu'):.2f}x | {target} | {met} |"
         )
     return 0 if all(row.ok for row in rows) else 1
 
