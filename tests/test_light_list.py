@@ -319,3 +319,32 @@ def test_the_mysql_head_leaves_pymysql_whole(mariadb_server: Any, tmp_path: Path
     )
     assert probe.returncode == 0, probe.stderr.decode()
     assert probe.stdout.decode().split() == ["OperationalError", "True"]
+
+
+PG_PROBE = """\
+import sys
+from osa_inventory.backends.sql.backend import PostgreSQLBackend
+from osa_inventory.backends.sql.light import postgresql_head
+
+config = PostgreSQLBackend.checked_options({"url": sys.argv[1], "name": "default"})
+assert postgresql_head(config) is not None  # through psycopg2, imported without ssl
+assert "psycopg2" in sys.modules and "ssl" not in sys.modules
+import ssl  # whatever imports it next gets it whole
+assert ssl.create_default_context() is not None
+assert postgresql_head(config) is not None  # and psycopg2 works on, beside it
+print("ok")
+"""
+
+
+def test_the_postgresql_head_leaves_ssl_importable(pg_deployment: Deployment) -> None:
+    assert pg_deployment.run("--list")[0].returncode == 0
+    url = pg_deployment.flags[-1].removeprefix("url=")
+    probe = subprocess.run(
+        [sys.executable, "-c", PG_PROBE, url],
+        capture_output=True,
+        env=pg_deployment.env,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr.decode()
+    assert probe.stdout == b"ok\n"

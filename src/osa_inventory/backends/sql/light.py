@@ -150,9 +150,16 @@ def libpq_options(where: Where) -> dict[str, Any]:
 
 
 def psycopg2_rows(options: dict[str, Any], name: str) -> list[tuple[Any, ...]] | None:
-    """The head query's rows through psycopg2; None when it is not installed."""
+    """The head query's rows through psycopg2; None when it is not installed.
+
+    psycopg2 imports Python's ``ssl`` (with ``socket``, a tenth of a light
+    ``--list``) only to tell libpq that OpenSSL's locks are set up, which
+    OpenSSL 1.1 and later need not and ignore (psycopg2-binary's libpq carries
+    an OpenSSL 3 of its own), so it is imported here without them.
+    """
     try:
-        import psycopg2
+        with unimportable("ssl"):
+            import psycopg2
     except ImportError:
         return None
     connection = psycopg2.connect(**options)
@@ -218,16 +225,28 @@ def pymysql_without_cryptography() -> Iterator[Any]:
 
         yield pymysql.connections
         return
-    sys.modules["cryptography"] = None  # type: ignore[assignment]  # "not installed"
-    try:
+    with unimportable("cryptography"):
         import pymysql.connections
-    finally:
-        del sys.modules["cryptography"]
     try:
         yield pymysql.connections
     finally:
         for module in [m for m in sys.modules if m == "pymysql" or m.startswith("pymysql.")]:
             del sys.modules[module]
+
+
+@contextlib.contextmanager
+def unimportable(*modules: str) -> Iterator[None]:
+    """While a driver is imported, ``modules`` it would import for what the head query
+    never needs raise ImportError, as if not installed (those imported already stay)."""
+    hidden = [module for module in modules if module not in sys.modules]
+    for module in hidden:
+        sys.modules[module] = None  # type: ignore[assignment]  # the import system's "missing"
+    try:
+        yield
+    finally:
+        for module in hidden:
+            if module in sys.modules and sys.modules[module] is None:
+                del sys.modules[module]
 
 
 def _light_connection_class(connections: Any) -> Any:
