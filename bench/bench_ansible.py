@@ -6,8 +6,9 @@ copy of OSA's inventory folder (its group_vars and inventory.ini included), the
 config dir holds a prod-shaped deployment (osa_inventory.testing.deployment)
 whose inventory is generated and stored (file backend), and
 ``osa-inventory ansible-setup --script`` or ``--plugin`` writes the source and
-the ``user.rc`` line. Ansible gets the three sources of that line, as OSA's
-wrapper gives them. Interleaved, repetition by repetition:
+the ``user.rc`` line. Ansible gets the three sources of that line in
+``ANSIBLE_INVENTORY``, as OSA's wrapper gives them (``-i a,b,c`` would be a
+list of three host names). Interleaved, repetition by repetition:
 
 localhost
     the same playbook with ``-i localhost,``: the floor;
@@ -33,10 +34,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from osa_inventory.testing.deployment import write_config
+from timing import Timed, bench_env, spawn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_INVENTORY = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()
@@ -53,13 +54,13 @@ PLAY = """\
 
 
 def ansible_env(base: Path) -> dict[str, str]:
-    """Ansible reading no user or cwd config; osa-inventory's collection found as installed."""
+    """Ansible reading no user or cwd config; osa-inventory's collection found as installed;
+    compiled modules used (bench/timing.py)."""
     home = base / "ansible-home"
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     (home / "ansible.cfg").write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "OSA_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled modules, as on a deploy host
-    env.update(
+    return bench_env(
+        ("ANSIBLE_", "OSA_"),
         ANSIBLE_CONFIG=str(home / "ansible.cfg"),
         ANSIBLE_HOME=str(home),
         ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
@@ -69,7 +70,6 @@ def ansible_env(base: Path) -> dict[str, str]:
         OSA_INVENTORY_CONFIG=str(base / "no-osa.ini"),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    return env
 
 
 def deploy_host(base: Path, computes: int) -> tuple[Path, Path]:
@@ -81,13 +81,12 @@ def deploy_host(base: Path, computes: int) -> tuple[Path, Path]:
     return root, config
 
 
-def run(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, env=env, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(argv)}\n{proc.stdout.decode()}{proc.stderr.decode()}")
-    return seconds
+def run(argv: list[str], env: dict[str, str]) -> Timed:
+    return spawn(argv, env)
+
+
+def spawn_output(argv: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
 
 
 def sources(config: Path) -> str:
@@ -110,19 +109,25 @@ def main(argv: list[str] | None = None) -> int:
         play = base / "play.yml"
         play.write_text(PLAY)
         playbook = [str(BIN / "ansible-playbook"), str(play)]
-        cases: dict[str, list[str]] = {"localhost": [*playbook, "-i", "localhost,"]}
+        cases: dict[str, tuple[list[str], dict[str, str]]] = {
+            "localhost": ([*playbook, "-i", "localhost,"], env)
+        }
         for mode in ("script", "plugin"):  # a deploy host each: a mode removes the other's file
             root, config = deploy_host(base / mode, args.computes)
             command = [str(BIN / "osa-inventory"), "--config", str(config)]
             run([*command, "--environment", str(root / "inventory"), "--list"], env)
             run([*command, "ansible-setup", f"--{mode}", "--osa-root", str(root)], env)
-            cases[mode] = [*playbook, "-i", sources(config)]
-        for argv in cases.values():
-            run(argv, env)  # warm: compiled modules, the stored version confirmed
+            cases[mode] = (playbook, {**env, "ANSIBLE_INVENTORY": sources(config)})
+            listed = spawn_output([str(BIN / "ansible"), "all", "--list-hosts"], cases[mode][1])
+            found = re.search(r"hosts \((\d+)\)", listed)
+            if found is None or int(found.group(1)) < args.computes:  # the inventory is read
+                raise SystemExit(f"{mode}: Ansible does not list the deployment's hosts:\n{listed}")
+        for argv, case_env in cases.values():
+            run(argv, case_env)  # warm: compiled modules, the stored version confirmed
         times: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.reps):
-            for name, argv in cases.items():
-                times[name].append(run(argv, env))
+            for name, (argv, case_env) in cases.items():
+                times[name].append(run(argv, case_env).wall)
     floor = statistics.median(times["localhost"])
     load = os.getloadavg()[0]
     print(
