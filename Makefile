@@ -2,7 +2,8 @@
 #
 #   make demo    build the example deployment in build/demo and print its inventory
 #   make test    lint, format check, type check (mypy src) and the test suite
-#   make bench   time `osa-inventory --list` on generated deployments
+#   make bench   time `osa-inventory --list` (file, SQL, etcd) and ansible-playbook on
+#                generated deployments
 #
 # Everything runs from the project's own virtual environment (.venv), which
 # is created on first use.
@@ -42,6 +43,8 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/bench_list.py
+	$(BIN)/python bench/bench_backends.py
+	$(BIN)/python bench/bench_ansible.py
 
 clean:
 	rm -rf build

@@ -427,6 +427,41 @@ def test_odd_names_and_templates_read_like_the_script(tmp_path: Path) -> None:
     assert json.loads(ok(proc).partition(" => ")[2])["greeting"] == "hello"
 
 
+CLASH_INVENTORY = {
+    "_meta": {
+        "hostvars": {
+            "db": {"ansible_host": "10.0.0.3", "role": "database"},  # a group's name too
+            "web1": {"deep": {"list": ["{{ 40 + 2 }}", {"k": "{{ 'o' ~ 'k' }}"}], "n": 7}},
+        }
+    },
+    "db": {"hosts": ["db", "web1"]},
+}
+
+
+def test_host_variables_are_handed_over_like_the_scripts(tmp_path: Path) -> None:
+    """The plugin gives host variables to Ansible its own way (trusted, straight to the
+    host): what Ansible then holds is what it makes of the script's, templates deep in a
+    value rendered, a host named like a group included."""
+    store = tmp_path / "clash.json"
+    store.write_text(json.dumps(CLASH_INVENTORY))
+    script = tmp_path / "clash.sh"
+    script.write_text(f"#!/bin/sh\n[ \"$1\" = --list ] && exec cat '{store}'\necho '{{}}'\n")
+    script.chmod(0o755)
+    source = write_config(tmp_path / "clash.osa.yml", backend="file", options={"path": str(store)})
+    env = ansible_env(tmp_path)
+    for extra in ((), ("--export",)):
+        assert inventory_list(source, env, *extra) == inventory_list(script, env, *extra)
+    for inventory in (source, script):
+        proc = ansible(
+            "ansible", "-i", inventory, "web1", "-m", "debug", "-a", "var=deep",
+            "-c", "local", "--one-line", env=env,
+        )  # fmt: skip
+        assert json.loads(ok(proc).partition(" => ")[2])["deep"] == {
+            "list": [42, {"k": "ok"}],  # native types, as Ansible renders them
+            "n": 7,
+        }
+
+
 def test_plugin_applies_constructed_options(tmp_path: Path) -> None:
     store = tmp_path / "odd.json"
     store.write_text(json.dumps(ODD_INVENTORY))

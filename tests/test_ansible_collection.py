@@ -69,6 +69,20 @@ def test_ansible_doc_documents_the_collection_plugin(tmp_path: Path) -> None:
     assert str(REPO_DIR / "src" / "ansible_collections") in text
 
 
+def test_the_doc_fragment_is_the_plugins_documentation_less_its_own_keys() -> None:
+    import yaml
+
+    from osa_inventory.ansible import collection_doc_fragment
+    from osa_inventory.ansible.plugins.inventory.osa_inventory import DOCUMENTATION
+
+    whole = yaml.safe_load(DOCUMENTATION)
+    assert {"name", "extends_documentation_fragment", "options"} <= whole.keys()
+    fragment = yaml.safe_load(collection_doc_fragment())
+    assert fragment == {
+        k: v for k, v in whole.items() if k not in ("name", "extends_documentation_fragment")
+    }
+
+
 def _build_wheel(dest: Path) -> Path:
     """A wheel of this checkout, built from a copy (setuptools writes build/ beside its input)."""
     source = dest / "source"

@@ -31,6 +31,7 @@ from conftest import (
     INVENTORY_FILE,
     REPO_DIR,
     copy_example,
+    example_params,
     load_reference,
     one_line_error,
     reference_path,
@@ -38,6 +39,7 @@ from conftest import (
 )
 from osa_inventory.ansible.setup import SCRIPT, Layout, rc_line
 from osa_inventory.defaults import DEFAULT_CONFIG_DIR, DEFAULT_OSA_ROOT
+from osa_inventory.testing.deployment import write_config
 from test_ansible import ansible, ansible_env, ok, tree_view
 
 BIN = CLI.parent
@@ -190,6 +192,47 @@ def test_ansible_sees_what_osas_setup_gives(deploy_host: Any, mode: str) -> None
     stored = json.loads((host["config"] / INVENTORY_FILE).read_text())
     assert stored == reference
     assert setup_cli(host, "--check", env=env).returncode == 0
+
+
+GENERATED = "generated-100"  # osa_inventory.testing.deployment, 100 computes
+
+
+def generated_host(base: Path, computes: int) -> dict[str, Path]:
+    """A deploy host like :func:`make_host`'s, its config a generated deployment (no store yet)."""
+    root = base / "openstack-ansible"
+    shutil.copytree(
+        require_shared_dir() / "inventory", root / "inventory", copy_function=shutil.copyfile
+    )
+    config = base / "openstack_deploy"
+    write_config(computes, config)
+    (config / "group_vars" / "all").mkdir(parents=True)
+    (config / "group_vars" / "all" / "deployer.yml").write_text(json.dumps(DEPLOYER_VAR))
+    (config / "inventory.ini").write_text("[all]\n")
+    return {"root": root, "config": config}
+
+
+@pytest.mark.parametrize("example", [*example_params(), GENERATED])
+def test_the_plugin_and_the_script_give_ansible_the_same_inventory(
+    example: str, tmp_path: Path
+) -> None:
+    """``ansible-inventory --list`` prints the same bytes through either setup (OSA's
+    inventory folder with its group_vars, and the deployer's, applied alike)."""
+    host = generated_host(tmp_path, 100) if example == GENERATED else make_host(tmp_path, example)
+    env = host_env(tmp_path)
+    printed: dict[str, list[str]] = {"script": [], "plugin": []}
+    for mode in ("script", "plugin", "script"):  # the script generates and stores first
+        done = setup_cli(host, f"--{mode}", env=env)
+        assert done.returncode == 0, done.stderr
+        listed = ansible(
+            "ansible-inventory", "--list", env={**env, "ANSIBLE_INVENTORY": wrapper_inventory(host)}
+        )
+        printed[mode].append(ok(listed))
+    script, plugin = printed["script"][-1], printed["plugin"][0]
+    assert printed["script"][0] == script  # nothing changed in between
+    hostvars = json.loads(plugin)["_meta"]["hostvars"]
+    assert len(hostvars) > 1 and all("openstack_release" in v for v in hostvars.values())
+    assert all(v["deployer_marker"] == DEPLOYER_VAR["deployer_marker"] for v in hostvars.values())
+    assert plugin == script
 
 
 def test_the_script_alone_loses_osas_variables(tmp_path: Path) -> None:

@@ -726,6 +726,46 @@ def test_tls_with_a_client_certificate(tls_server: tuple[str, TlsFiles]) -> None
     _round_trip_with_lock(options)
 
 
+def test_the_light_head_over_tls(tls_server: tuple[str, TlsFiles], tmp_path: Path) -> None:
+    """The light ``--list``'s one request (a socket of its own) speaks TLS with the
+    client certificate, verifies the server against ca_cert, and reads the head the
+    full backend reads; with another CA it cannot tell (None: the full road answers)."""
+    from osa_inventory.backends.etcd.light import etcd_head
+
+    endpoint, files = tls_server
+    options = {
+        "endpoints": endpoint,
+        "ca_cert": str(files.ca),
+        "cert_cert": str(files.client_cert),
+        "cert_key": str(files.client_key),
+        "prefix": f"/tls-light-{uuid.uuid4().hex[:8]}",
+    }
+    _round_trip_with_lock(options)
+    backend = backend_for(options)
+    assert etcd_head(backend.config) == backend.head()
+    other = make_tls_files(tmp_path / "other-pki")
+    assert etcd_head({**backend.config, "ca_cert": str(other.ca)}) is None
+
+
+@pytest.mark.parametrize(
+    ("response", "answer"),
+    [
+        (b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"kvs": []}', {"kvs": []}),
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"kvs": []}', {"kvs": []}),
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"kvs": []}', None),  # cut short
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n{}\r\n0\r\n\r\n", None),
+        (b'HTTP/1.0 503 Service Unavailable\r\n\r\n{"error": "no leader"}', None),
+        (b'HTTP/1.0 200 OK\r\n\r\n["not", "an object"]', None),
+        (b'HTTP/1.0 200 OK\r\n\r\n{"kvs": [', None),
+        (b"HTTP/1.0 200 OK", None),  # the connection closed before the headers ended
+    ],
+)
+def test_the_light_head_takes_only_a_whole_answer(response: bytes, answer: Any) -> None:
+    from osa_inventory.backends.etcd.light import answer_of
+
+    assert answer_of(response) == answer
+
+
 @pytest.mark.parametrize("missing", ["client certificate", "CA"])
 def test_tls_problems_are_one_line_errors(tls_server: tuple[str, TlsFiles], missing: str) -> None:
     endpoint, files = tls_server

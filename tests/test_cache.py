@@ -84,10 +84,10 @@ def test_cache_files_are_private(tmp_path: Path) -> None:
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "osa-inventory"
+    assert cache_dir() == str(tmp_path / "xdg" / "osa-inventory")
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache_dir() == tmp_path / "home" / ".cache" / "osa-inventory"
+    assert cache_dir() == str(tmp_path / "home" / ".cache" / "osa-inventory")
 
 
 def test_cache_key_names_the_store_without_its_secrets() -> None:

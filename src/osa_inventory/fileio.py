@@ -20,11 +20,13 @@ import errno
 import os
 import stat
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from osa_inventory.errors import StoreCorrupt, StoreError
 from osa_inventory.jsonio import loads_inventory
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "NEW_FILE_MODE",
@@ -85,6 +87,7 @@ def atomic_write(
     Raises OSError, leaving ``target`` and its directory as they were.
     """
     import tempfile
+    from pathlib import Path
 
     from osa_inventory.tempfiles import SUFFIX, temp_prefix  # named after this writer
 
@@ -153,6 +156,7 @@ def write_output(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
     stream, never replaced. Raises OSError (a directory, a socket, no such folder).
     """
     import sys
+    from pathlib import Path
 
     target = Path(path)
     try:

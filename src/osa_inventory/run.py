@@ -9,6 +9,10 @@ function that the command, the tests and any script call alike::
     finally:
         store.close()
 
+0. **Light path** (``osa-inventory --list`` only, before a store is opened:
+   :mod:`osa_inventory.store.light`): for a backend with a light head reader,
+   one head query and the verified local copy of that version answer, without
+   loading the backend's libraries.
 1. **Fast path.** When the inputs' fingerprint equals the one recorded with the
    stored head, the stored version is the answer: served as its canonical bytes
    when the backend vouches for them, without reading YAML or generating.

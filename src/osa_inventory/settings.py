@@ -20,8 +20,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from osa_inventory.defaults import DEFAULT_LOCK_TIMEOUT
 from osa_inventory.errors import ConfigError
@@ -31,6 +30,7 @@ __all__ = ["MASK", "SECRET_WORDS", "Settings", "Value", "is_secret", "mask_url_p
 
 if TYPE_CHECKING:
     import configparser
+    from pathlib import Path
 
 DEFAULT_INI = "/etc/ansible/osa.ini"
 INI_ENV = "OSA_INVENTORY_CONFIG"
@@ -43,8 +43,7 @@ DEFAULT_CACHE_TTL = 86400.0
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(NamedTuple):
     value: Any
     source: str
     line: int | None = None  # where in osa.ini, for a value read from there
@@ -115,11 +114,15 @@ def remember_secrets(backend: str, options: Mapping[str, Value]) -> None:
 
 
 def ini_path() -> Path:
-    return Path(os.environ.get(INI_ENV) or DEFAULT_INI)
+    return _as_path(_ini_file(os.environ))
 
 
-def _read_ini(path: Path) -> configparser.ConfigParser | None:
-    if not path.exists():  # the common case: skip importing configparser
+def _ini_file(env: Mapping[str, str]) -> str:
+    return env.get(INI_ENV) or DEFAULT_INI
+
+
+def _read_ini(path: str) -> configparser.ConfigParser | None:
+    if not os.path.exists(path):  # the common case: skip importing configparser
         return None
     import configparser
 
@@ -168,12 +171,13 @@ def _read_ini(path: Path) -> configparser.ConfigParser | None:
     return parser
 
 
-def _ini_lines(path: Path) -> dict[tuple[str, str], int]:
+def _ini_lines(path: str) -> dict[tuple[str, str], int]:
     """The line of every ``key = value`` in osa.ini, by (section, lower-case key)."""
     lines: dict[tuple[str, str], int] = {}
     section = ""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
     except (OSError, UnicodeDecodeError):
         return lines
     for number, line in enumerate(text.splitlines(), 1):
@@ -234,7 +238,8 @@ def _resolve_references(options: dict[str, Value], env: Mapping[str, str]) -> di
                 resolved[target] = Value(env[str(item.value)], f"env {item.value} via {key}")
             else:
                 try:
-                    text = Path(str(item.value)).read_text(encoding="utf-8").strip()
+                    with open(str(item.value), encoding="utf-8") as handle:
+                        text = handle.read().strip()
                 except OSError as exc:
                     raise ConfigError(
                         f"option {key} ({item.origin}): cannot read {item.value} "
@@ -273,7 +278,7 @@ def resolve_settings(
     ``backend_options`` are ``key=value`` flags, named ``option_flag`` in messages.
     """
     env = os.environ if env is None else env
-    path = Path(env.get(INI_ENV) or DEFAULT_INI)
+    path = _ini_file(env)
     ini = _read_ini(path)
     lines = _ini_lines(path) if ini is not None else {}
     where = f"{path}"
@@ -335,11 +340,17 @@ def resolve_settings(
         name=chosen_name,
         lock_timeout=timeout,
         options=options,
-        ini_path=path if ini is not None else None,
+        ini_path=_as_path(path) if ini is not None else None,
         cache_ttl=ttl,
         allow_jinja_lookups=lookups,
         encryption_key=encryption_setting(env, encryption_key_file),
     )
+
+
+def _as_path(path: str) -> Path:
+    from pathlib import Path  # on first use: resolving settings needs no pathlib
+
+    return Path(path)
 
 
 def lookups_setting(env: Mapping[str, str] | None = None) -> Value:
@@ -349,7 +360,7 @@ def lookups_setting(env: Mapping[str, str] | None = None) -> Value:
     key, env_key = "allow_jinja_lookups", "OSA_INVENTORY_ALLOW_JINJA_LOOKUPS"
     if env.get(env_key):
         return _boolean(Value(env[env_key], f"env {env_key}"), key)
-    path = Path(env.get(INI_ENV) or DEFAULT_INI)
+    path = _ini_file(env)
     ini = _read_ini(path)
     if ini is not None and ini.has_option("inventory", key):
         return _boolean(Value(ini.get("inventory", key), f"{path} [inventory]"), key)
@@ -377,7 +388,7 @@ def encryption_setting(env: Mapping[str, str] | None = None, flag: str | None = 
         if env.get(variable := f"OSA_INVENTORY_{key.upper()}")
     ]
     if not found:
-        path = Path(env.get(INI_ENV) or DEFAULT_INI)
+        path = _ini_file(env)
         ini = _read_ini(path)
         if ini is not None:
             lines = _ini_lines(path)

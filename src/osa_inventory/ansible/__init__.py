@@ -29,12 +29,19 @@ def plugin_dir() -> str:
 
 
 def collection_doc_fragment() -> str:
-    """The plugin's DOCUMENTATION as a doc fragment of the ``osa_inventory.store`` collection."""
-    import yaml
+    """The plugin's DOCUMENTATION as a doc fragment of the ``osa_inventory.store`` collection.
 
+    The text less its top-level keys the collection plugin sets itself (each with its
+    indented lines), cut as text: Ansible imports the fragment on every run, and a YAML
+    round trip in pure Python would cost it milliseconds.
+    """
     from osa_inventory.ansible.plugins.inventory.osa_inventory import DOCUMENTATION
 
-    doc = yaml.safe_load(DOCUMENTATION)
-    for key in _OWN_DOC_KEYS:
-        doc.pop(key, None)
-    return yaml.safe_dump(doc, sort_keys=False)
+    kept: list[str] = []
+    skipping = False
+    for line in DOCUMENTATION.splitlines(keepends=True):
+        if line.strip() and not line[0].isspace():  # a top-level key starts
+            skipping = line.split(":", 1)[0] in _OWN_DOC_KEYS
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)

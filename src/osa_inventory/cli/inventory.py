@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from osa_inventory.cli.common import open_store_from, store_flags, warn
+from osa_inventory.cli.common import HelpFormatter, settings_from, store_flags, warn
 
 USAGE = """%(prog)s [STORE FLAGS] COMMAND [ARGS...]
        %(prog)s [STORE FLAGS] [--list | --host NAME | --check | --version] [-e DIR] [-m MESSAGE]
@@ -36,7 +36,7 @@ def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentP
         description="Generate and store the OpenStack-Ansible inventory. With no COMMAND it "
         "is an Ansible inventory script and behaves like --list.",
         epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "-e",
@@ -75,10 +75,15 @@ def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if args.host is None and not (args.check or args.regenerate) and _served_light(args, settings):
+        return 0
     from osa_inventory.run import Inputs, host_vars, preview, refresh
+    from osa_inventory.store import open_store
 
     inputs = Inputs(args.config, args.environment)
-    store = open_store_from(args)
+
+    store = open_store(settings, warn=warn)
     shown = StderrProgress()
     try:
         if args.check:
@@ -108,6 +113,22 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(result.text())
         sys.stdout.write("\n")
     return 0
+
+
+def _served_light(args: argparse.Namespace, settings: Any) -> bool:
+    """Print the stored head's bytes when the light road (:mod:`osa_inventory.store.light`)
+    vouches for them: what :func:`osa_inventory.run.refresh` would print, without opening
+    the store (nor importing the run use case)."""
+    from osa_inventory.fingerprint import input_fingerprint
+    from osa_inventory.store.light import serve_unchanged
+
+    served = serve_unchanged(settings, input_fingerprint(args.config, args.environment))
+    if served is None:
+        return False
+    for line in served.version.warnings:  # as refresh's fast path warns
+        warn(line)
+    sys.stdout.buffer.write(served.data + b"\n")
+    return True
 
 
 class StderrProgress:

@@ -596,20 +596,29 @@ class Backend:
     network: ClassVar[bool] = False
     #: options a read-only consumer (the Ansible plugin) uses unless given
     reader_options: ClassVar[Mapping[str, Any]] = {}
+    #: ``module:function`` reading the head version without this class's dependencies,
+    #: for the light ``--list`` (see :mod:`osa_inventory.store.light`); None: none
+    light_head: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}
 
     def register(self, options: dict[str, Any]) -> None:
-        label = self.name or type(self).__name__
-        unknown = sorted(set(options) - set(self.options))
+        self.config = self.checked_options(options)
+        self.configure()
+
+    @classmethod
+    def checked_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the schema and converted, defaults filled in."""
+        label = cls.name or cls.__name__
+        unknown = sorted(set(options) - set(cls.options))
         if unknown:
-            known = ", ".join(sorted(self.options)) or "none"
+            known = ", ".join(sorted(cls.options)) or "none"
             raise ConfigError(
                 f"backend {label}: unknown option {', '.join(unknown)}; known options: {known}"
             )
         config: dict[str, Any] = {}
-        for key, option in self.options.items():
+        for key, option in cls.options.items():
             value = options.get(key, option.default)
             if option.required and isinstance(value, str) and not value.strip():
                 raise ConfigError(
@@ -621,8 +630,7 @@ class Backend:
                     f"[backend:{label}] of osa.ini or with --backend-option {key}=..."
                 )
             config[key] = option.convert(label, key, value)
-        self.config = config
-        self.configure()
+        return config
 
     def configure(self) -> None:
         """Hook run after the options are validated."""

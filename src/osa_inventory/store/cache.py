@@ -11,6 +11,11 @@ it is at most ``cache_ttl`` seconds old (its age counts from the last read that
 confirmed it). A run that served the copy refuses every
 write, so a stale copy is never written back.
 
+A backend that is not reached over the network but has a light head reader
+(SQLite: its class names a ``light_head``) keeps the same copy for the light
+``--list`` (:mod:`.light`) and for :meth:`CachingStore.read_canonical`; its copy
+is never served when the database cannot be read (``outage_copy=False``).
+
 A cache file holds two lines: a JSON header (format, store label, version) and
 the inventory. A read that finds the same version as the header only touches
 the file: its modification time is when the copy was last confirmed. The copy
@@ -21,186 +26,35 @@ line, never the plain inventory), and opened like the store itself.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osa_inventory.errors import OsaInventoryError, StoreCorrupt, StoreUnavailable
-from osa_inventory.fileio import NEW_FILE_MODE, check_private
-from osa_inventory.jsonio import dumps_inventory
-from osa_inventory.sealing import Sealing
+from osa_inventory.errors import StoreError, StoreUnavailable
 from osa_inventory.store.backend import LockHolder, VersionInfo
+from osa_inventory.store.localcopy import (
+    APP_DIR,
+    FORMAT,
+    CachedCopy,
+    LocalCache,
+    age_text,
+    cache_dir,
+    cache_key,
+)
 from osa_inventory.store.store import CommitResult, Snapshot, Store
 
-FORMAT = 2  # 2: the body is the canonical serialisation, with its SHA-256 in the header
-APP_DIR = "osa-inventory"
-
-
-def cache_dir() -> Path:
-    """Where the local copies live: ``$XDG_CACHE_HOME/osa-inventory`` or ``~/.cache/...``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / APP_DIR
-
-
-def cache_key(
-    backend: str, options: Mapping[str, Any], name: str, schema: Mapping[str, Any] | None
-) -> str:
-    """A digest naming one store; secret options and URL passwords stay out of it."""
-    from osa_inventory.redact import mask_url_password, option_is_secret
-
-    shown = {
-        key: mask_url_password(value) if isinstance(value, str) else value
-        for key, value in options.items()
-        if not option_is_secret(key, schema)
-    }
-    text = json.dumps([backend, name, shown], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
-
-
-@dataclass(frozen=True)
-class CachedCopy:
-    """A copy read back from the cache, and when it was last confirmed current."""
-
-    snapshot: Snapshot
-    confirmed: float
-    label: str
-
-
-class LocalCache:
-    """One store's cache file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def check(self) -> None:
-        """Refuse a cache directory or file that is not this user's own, mode 0700/0600:
-        whoever else could write there could plant a copy to be served."""
-        for path, what in ((self.path.parent, "local cache directory"), (self.path, "cache file")):
-            try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                return
-            check_private(info, path, what)
-
-    def _header(self) -> dict[str, Any] | None:
-        try:
-            with open(self.path, "rb") as handle:
-                return json.loads(handle.readline())
-        except (OSError, ValueError):
-            return None
-
-    @staticmethod
-    def _shown(version: dict[str, Any] | None) -> dict[str, Any] | None:
-        """A version record as the header keeps it: secrets in its command line masked."""
-        if version is None:
-            return None
-        from osa_inventory.redact import redact_text
-
-        return {
-            **version,
-            **{k: redact_text(str(version[k])) for k in ("command", "message") if k in version},
-        }
-
-    def load(self, sealing: Sealing | None = None) -> CachedCopy | None:
-        """The cached copy, or None when there is none or it does not parse (or open)."""
-        self.check()
-        sealing = sealing or Sealing(None, "")
-        try:
-            with open(self.path, "rb") as handle:
-                header = json.loads(handle.readline())
-                body, _ = sealing.reveal_bytes(handle.read(), f"local copy {self.path}")
-                inventory = json.loads(body)
-                confirmed = os.fstat(handle.fileno()).st_mtime
-        except (OSError, ValueError, StoreCorrupt):
-            return None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            return None
-        if not isinstance(inventory, dict):
-            return None
-        raw = header.get("version")
-        version = VersionInfo.from_dict(raw) if isinstance(raw, dict) else None
-        return CachedCopy(Snapshot(inventory, version), confirmed, str(header.get("label", "")))
-
-    def save(self, snapshot: Snapshot, label: str, sealing: Sealing | None = None) -> None:
-        """Record ``snapshot`` as confirmed now (only touch the file if it is the same version);
-        sealed when ``sealing`` has keys."""
-        self.check()
-        sealing = sealing or Sealing(None, "")
-        version = self._shown(snapshot.version.to_dict() if snapshot.version else None)
-        if version is not None and self.is_current(version):
-            os.utime(self.path)
-            return
-        body = sealing.cover_bytes(dumps_inventory(snapshot.inventory).encode("ascii"))
-        header = {
-            "format": FORMAT,
-            "label": label,
-            "version": version,
-            "sha256": hashlib.sha256(body).hexdigest(),
-        }
-        self._write(json.dumps(header).encode() + b"\n" + body)
-
-    def is_current(self, version: dict[str, Any]) -> bool:
-        header = self._header()
-        shown = self._shown(version)
-        return bool(header and header.get("format") == FORMAT and header.get("version") == shown)
-
-    def canonical_bytes(
-        self, version: dict[str, Any], sealing: Sealing | None = None
-    ) -> bytes | None:
-        """The cached body if it is ``version`` and intact (its digest checks out), opened."""
-        self.check()
-        try:
-            with open(self.path, "rb") as handle:
-                header = json.loads(handle.readline())
-                body = handle.read()
-        except (OSError, ValueError):
-            return None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            return None
-        if header.get("version") != self._shown(version):
-            return None
-        if hashlib.sha256(body).hexdigest() != header.get("sha256"):
-            return None
-        try:  # a copy that does not open is no copy: the backend is read instead
-            return (sealing or Sealing(None, "")).reveal_bytes(body, f"local copy {self.path}")[0]
-        except OsaInventoryError:
-            return None
-
-    def _write(self, data: bytes) -> None:
-        directory = self.path.parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.check()  # made by someone else meanwhile
-        from osa_inventory.tempfiles import SUFFIX, remove_stale_temp_files, temp_prefix
-
-        remove_stale_temp_files(self.path)  # left by a reader killed mid-write
-        fd, temp = tempfile.mkstemp(prefix=temp_prefix(self.path), suffix=SUFFIX, dir=directory)
-        try:
-            os.fchmod(fd, NEW_FILE_MODE)  # whatever the umask
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-
-    def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+__all__ = [
+    "APP_DIR",
+    "FORMAT",
+    "CachedCopy",
+    "CachingStore",
+    "LocalCache",
+    "cache_dir",
+    "cache_key",
+    "caching_store",
+]
 
 
 class CachingStore(Store):
@@ -211,10 +65,20 @@ class CachingStore(Store):
     message that says why.
     """
 
-    def __init__(self, backend: Any, *, cache: LocalCache, ttl: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        cache: LocalCache,
+        ttl: float,
+        outage_copy: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(backend, **kwargs)
         self.cache = cache
         self.ttl = ttl
+        #: serve the copy when the backend cannot be reached (False: keep it for speed only)
+        self.outage_copy = outage_copy
         #: why the backend could not be read, once this run served the cached copy
         self.offline: str | None = None
         self._served: CachedCopy | None = None
@@ -232,7 +96,12 @@ class CachingStore(Store):
         reads through :meth:`read`, which refreshes the copy or serves it
         during an outage.
         """
-        version = self.head()
+        try:
+            version = self.head()
+        except StoreError:
+            if self.outage_copy:
+                raise
+            return None, None  # read() says what is wrong, as it does without a copy
         if version is None:
             return None, None
         body = self.cache.canonical_bytes(version.to_dict(), self.sealing)
@@ -283,13 +152,13 @@ class CachingStore(Store):
             self.warn(f"cannot write the local cache {self.cache.path}: {exc.strerror or exc}")
 
     def _serve_cached(self, error: StoreUnavailable) -> Snapshot:
-        copy = self.cache.load(self.sealing)
+        copy = self.cache.load(self.sealing) if self.outage_copy else None
         if copy is None:
             raise error
         age = time.time() - copy.confirmed
         if age > self.ttl:
             raise StoreUnavailable(
-                f"{error}; the local copy {self.cache.path} is {_age(age)} old, more than "
+                f"{error}; the local copy {self.cache.path} is {age_text(age)} old, more than "
                 f"cache_ttl ({self.ttl:g} s), so it is not served"
             ) from error
         version = copy.snapshot.version
@@ -297,7 +166,7 @@ class CachingStore(Store):
         if self.offline is None:  # once per run
             self.warn(
                 f"{self.label} cannot be reached ({error}); serving the local copy ({which}, "
-                f"confirmed {_age(age)} ago) from {self.cache.path}"
+                f"confirmed {age_text(age)} ago) from {self.cache.path}"
             )
         self.offline = str(error)
         self._served = copy
@@ -343,6 +212,7 @@ def caching_store(
     inventory_name: str,
     ttl: float,
     warn: Callable[[str], None] | None = None,
+    outage_copy: bool = True,
     **kwargs: Any,
 ) -> CachingStore:
     """A :class:`CachingStore` with its cache file named after the store's settings."""
@@ -350,5 +220,10 @@ def caching_store(
 
     key = cache_key(backend_name, options, inventory_name, option_schema(backend))
     return CachingStore(
-        backend, cache=LocalCache(cache_dir() / f"{key}.json"), ttl=ttl, warn=warn, **kwargs
+        backend,
+        cache=LocalCache(Path(cache_dir(), f"{key}.json")),
+        ttl=ttl,
+        warn=warn,
+        outage_copy=outage_copy,
+        **kwargs,
     )

@@ -174,8 +174,10 @@ def open_store(
     """The Store for resolved settings (:func:`~osa_inventory.settings.resolve_settings`) or a URL.
 
     ``local_copy``: a network backend's store keeps a local copy, served when
-    the backend cannot be reached (see :mod:`osa_inventory.store.cache`); off
-    for stores that must see the backend itself (migrate, doctor).
+    the backend cannot be reached (see :mod:`osa_inventory.store.cache`); a
+    backend with a light head reader (``light_head``) keeps it for the light
+    ``--list`` only. Off for stores that must see the backend itself (migrate,
+    doctor).
     ``read_only``: open it as a reader that never changes the store.
     """
     if isinstance(settings, str):
@@ -190,8 +192,9 @@ def open_store(
     label = store_label(backend, name, options)
     timeout = float(settings.lock_timeout.value)
     lookups = bool(settings.allow_jinja_lookups.value)
-
-    if local_copy and settings.cache_ttl.value > 0 and getattr(backend, "network", False):
+    network = bool(getattr(backend, "network", False))
+    keeps_copy = network or bool(getattr(backend, "light_head", None))
+    if local_copy and settings.cache_ttl.value > 0 and keeps_copy:
         from osa_inventory.store.cache import caching_store
 
         return caching_store(
@@ -200,6 +203,7 @@ def open_store(
             options=options,
             inventory_name=settings.name.value,
             ttl=settings.cache_ttl.value,
+            outage_copy=network,
             label=label,
             lock_timeout=timeout,
             warn=warn,

@@ -16,8 +16,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from osa_inventory.errors import ConfigError, OsaInventoryError, StoreUnavailable
 from osa_inventory.store.backend import DefaultOptions, URLBackend
@@ -37,8 +36,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
 REQUIRED_METHODS = ("register", "load", "write")
 
 
-@dataclass(frozen=True)
-class BackendInfo:
+class BackendInfo(NamedTuple):
     """One installed backend as ``osa-inventory backends`` shows it."""
 
     name: str

@@ -12,18 +12,13 @@ collection cannot pull a key from under them. See docs/etcd.md.
 
 from __future__ import annotations
 
-import logging
 import os
-import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from osa_inventory.backends.etcd.client import ClientConfig, EtcdClient, RequestFailed
 from osa_inventory.backends.etcd.endpoints import parse_endpoints
-from osa_inventory.backends.etcd.gc import Collected, collect_garbage
 from osa_inventory.backends.etcd.kv import KeyValue, compare_revision, put_op, range_op
 from osa_inventory.backends.etcd.layout import Layout
-from osa_inventory.backends.etcd.lease_lock import LeaseLock
 from osa_inventory.backends.etcd.records import (
     FORMAT,
     describe_version,
@@ -61,7 +56,12 @@ from osa_inventory.store.backend import (
     new_lineage,
 )
 
-LOG = logging.getLogger(__name__)
+if TYPE_CHECKING:  # the client (requests, etcd3gw) is imported when a backend is configured
+    import logging
+
+    from osa_inventory.backends.etcd.client import EtcdClient
+    from osa_inventory.backends.etcd.gc import Collected
+
 #: etcd's default --max-txn-ops is 128; stay below it
 BATCH_KEYS = 100
 #: etcd's default --max-request-bytes is 1.5 MiB; stay well below it
@@ -74,11 +74,19 @@ READ_ATTEMPTS = 3
 FULL_SWEEP_EVERY = 16
 
 
+def _log() -> logging.Logger:
+    """This module's logger (``logging`` is imported on first use: the light road never logs)."""
+    import logging
+
+    return logging.getLogger(__name__)
+
+
 class EtcdBackend(Backend):
     name = "etcd"
     extra = "etcd"
     requires = ("etcd3gw",)
     network = True
+    light_head = "osa_inventory.backends.etcd.light:etcd_head"
     options: ClassVar[dict[str, Option]] = {
         "endpoints": Option(
             str, "127.0.0.1:2379", "etcd client endpoints host:port[,host:port...], tried in order"
@@ -159,8 +167,10 @@ class EtcdBackend(Backend):
         api_path = config["api_path"]
         if api_path:
             api_path = "/" + api_path.strip("/") + "/"
+        from osa_inventory.backends.etcd.client import ClientConfig, EtcdClient
+
         self.layout = Layout(config["prefix"], config["name"])
-        self.client = EtcdClient(
+        self.client: EtcdClient = EtcdClient(
             ClientConfig(
                 endpoints=tuple(parse_endpoints(config["endpoints"], protocol)),
                 timeout=float(config["timeout"]),
@@ -172,6 +182,8 @@ class EtcdBackend(Backend):
                 api_path=api_path,
             )
         )
+        from osa_inventory.backends.etcd.lease_lock import LeaseLock
+
         self.lock = LeaseLock(self.client, self.layout.lock, config["lock_ttl"])
         self.keep_versions = int(config["retention"])
         #: immutable chunk and object values by digest, so a second read is cheap
@@ -346,13 +358,15 @@ class EtcdBackend(Backend):
         self._cache[sha] = value
 
     def _retry_compacted(self, read: Callable[[], Any]) -> Any:
+        from osa_inventory.backends.etcd.client import RequestFailed
+
         for attempt in range(READ_ATTEMPTS):
             try:
                 return read()
             except RequestFailed as exc:
                 if "compacted" not in exc.detail or attempt == READ_ATTEMPTS - 1:
                     raise
-                LOG.debug("revision compacted during a read; reading again")
+                _log().debug("revision compacted during a read; reading again")
         raise AssertionError("unreachable")
 
     # -- writing --
@@ -392,7 +406,7 @@ class EtcdBackend(Backend):
             try:
                 records.append(parse_record(kv))
             except StoreCorrupt:
-                LOG.info("overwriting a damaged head")
+                _log().info("overwriting a damaged head")
         numbers = [r["version"] for r in records]
         for kv in self.client.scan(self.layout.versions, revision=revision, keys_only=True):
             numbers.append(self.layout.version_number(kv.key) or 0)
@@ -433,6 +447,8 @@ class EtcdBackend(Backend):
             if sha not in have_objects
         ]  # fmt: skip
         self._put_all(puts)
+        import uuid
+
         write_id = uuid.uuid4().hex
         record = {
             "format": FORMAT,
@@ -458,9 +474,11 @@ class EtcdBackend(Backend):
         self._cache.update(tree.chunks)
         self._cache.update(tree.objects)
         try:
+            from osa_inventory.backends.etcd.gc import collect_garbage
+
             collect_garbage(self, full=number % FULL_SWEEP_EVERY == 0, revision=committed)
         except StoreError as exc:  # the version is written; a later write collects
-            LOG.info("etcd garbage collection failed, a later write retries: %s", exc)
+            _log().info("etcd garbage collection failed, a later write retries: %s", exc)
         self._trim_cache(tree.root, tree.chunks.keys() | tree.objects.keys())
         return info_of(record)
 
@@ -537,7 +555,7 @@ class EtcdBackend(Backend):
         if not self.client.txn(compares, puts, []).succeeded:
             raise StaleWrite(f"{self.describe()} changed during the rewrite; rerun the command")
         self._cache.clear()
-        collect_garbage(self, full=True)
+        self.collect_garbage(full=True)
 
     def collect_garbage(self, full: bool = True) -> Collected:
         """Drop versions beyond the retention and keys nothing retained refers to.
@@ -546,6 +564,8 @@ class EtcdBackend(Backend):
         ``full`` also sweeps keys left by writers that died before their last
         step (every FULL_SWEEP_EVERY-th version does that by itself).
         """
+        from osa_inventory.backends.etcd.gc import collect_garbage
+
         return collect_garbage(self, full=full)
 
     def _put_all(self, puts: list[tuple[bytes, bytes]]) -> None:

@@ -18,12 +18,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from osa_inventory.backends.etcd.client import EtcdClient
 from osa_inventory.backends.etcd.kv import KeyValue, compare_revision, delete_op, put_op, range_op
 from osa_inventory.errors import StoreError
 from osa_inventory.store.backend import LockHolder
+
+if TYPE_CHECKING:
+    from osa_inventory.backends.etcd.client import EtcdClient
 
 # Problems here are logged, not shown: a lock lost for good makes the write fail clearly.
 LOG = logging.getLogger(__name__)

@@ -158,6 +158,7 @@ class SQLiteBackend(SQLBackend):
     extra = "sqlite"
     requires = ("sqlalchemy", "alembic")
     url_schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    light_head = "osa_inventory.backends.sql.light:sqlite_head"
     options: ClassVar[dict[str, Option]] = _options("sqlite:////var/lib/osa-inventory/inventory.db")
 
 
@@ -167,6 +168,7 @@ class PostgreSQLBackend(SQLBackend):
     requires = ("sqlalchemy", "alembic", "psycopg")
     url_schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
     network = True  # the front end keeps a local copy to serve --list during outages
+    light_head = "osa_inventory.backends.sql.light:postgresql_head"
     options: ClassVar[dict[str, Option]] = _options("postgresql+psycopg://deploy@db1/osa")
 
 
@@ -176,4 +178,5 @@ class MySQLBackend(SQLBackend):
     requires = ("sqlalchemy", "alembic", "pymysql")
     url_schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
     network = True
+    light_head = "osa_inventory.backends.sql.light:mysql_head"
     options: ClassVar[dict[str, Option]] = _options("mysql+pymysql://deploy@db1/osa")

@@ -25,9 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
-#: the alembic revision this code reads and writes; tests keep it equal to the migrations' head
-SCHEMA_REVISION = "0002"
-VERSION_TABLE = "osa_alembic_version"
+from osa_inventory.backends.sql.revision import SCHEMA_REVISION, VERSION_TABLE
+
 NAME_BYTES = 1024  # longest host, group or inventory name (UTF-8 bytes)
 
 MYSQL_TABLE: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}

@@ -187,10 +187,55 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     seen.add(host)
                     hosts.append(host)
         hostvars = (data.get("_meta") or {}).get("hostvars") or {}
+        direct = self._direct_setter()
         for host in hosts:
             for name, value in (hostvars.get(host) or {}).items():
-                self.inventory.set_variable(host, name, self._value(value))
+                if direct is not None:
+                    direct(host, name, value)
+                else:
+                    self.inventory.set_variable(host, name, self._value(value))
         self._construct(hosts)
+
+    def _direct_setter(self) -> Any:
+        """A faster way to hand Ansible a host variable, or None: ``set_variable``.
+
+        ansible-core 2.19 passes every value given to ``set_variable`` through a
+        visitor that copies it, tags each string trusted-as-template (this
+        plugin's ``trusted_by_default``) and tags every part with its origin;
+        for OSA's inventory that is most of what a playbook run pays for it. The
+        same trust, applied here with ``ansible.template.trust_as_template`` to
+        a copy of the value, given straight to the host, makes the same
+        variables for about half the work (the copy also keeps what Ansible holds
+        apart from the data, which its inventory cache may keep); only the origin
+        tag (where a value came from, for Ansible's error messages) is left out.
+        Not with ``unsafe_values``: those values take ``set_variable``.
+        """
+        if self._unsafe:
+            return None
+        try:
+            from ansible.template import trust_as_template
+        except ImportError:  # before 2.19: set_variable stores the value as it is
+            return None
+        inventory = self.inventory
+        hosts, groups = inventory.hosts, inventory.groups
+
+        def trusted(value: Any) -> Any:
+            if isinstance(value, str):
+                return trust_as_template(value)
+            if isinstance(value, dict):
+                return {key: trusted(item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [trusted(item) for item in value]
+            return value
+
+        def direct(host: str, name: str, value: Any) -> None:
+            target = hosts.get(host)
+            if target is None or host in groups:  # set_variable sets a group's of that name
+                inventory.set_variable(host, name, value)
+            else:
+                target.set_variable(name, trusted(value))
+
+        return direct
 
     def _add_group(self, group: str, content: Any) -> list[str]:
         name = self.inventory.add_group(group)
