@@ -118,13 +118,17 @@ class Refreshed:
         assert self.data is not None
         return parse_bytes(self.data, "refreshed inventory")
 
-    def text(self) -> str:
+    def serialised(self) -> bytes:
         """The inventory in OSA's layout: what ``--list`` prints and the file backend stores."""
         if self.data is not None:
-            return self.data.decode("ascii")
-        from osa_inventory.jsonio import dumps_inventory
+            return self.data
+        from osa_inventory.jsonio import dumps_inventory_bytes
 
-        return dumps_inventory(self.inventory)
+        return dumps_inventory_bytes(self.inventory)
+
+    def text(self) -> str:
+        """:meth:`serialised` as text."""
+        return self.serialised().decode("ascii")
 
 
 def refresh(
@@ -164,14 +168,30 @@ def refresh(
 
     with reporting(progress or NO_PROGRESS) as shown:
         return _generate_and_write(
-            store, inputs, snapshot, fingerprint, message, command, warn, shown, allow_foreign_store
+            store,
+            inputs,
+            _Read(snapshot, data),
+            fingerprint,
+            message,
+            command,
+            warn,
+            shown,
+            allow_foreign_store,
         )
+
+
+@dataclass(frozen=True)
+class _Read:
+    """The stored inventory as read, and its canonical bytes when the backend vouched for them."""
+
+    snapshot: Snapshot
+    data: bytes | None
 
 
 def _generate_and_write(
     store: Store,
     inputs: Inputs,
-    snapshot: Snapshot,
+    read: _Read,
     fingerprint: str,
     message: str,
     command: str | None,
@@ -179,6 +199,7 @@ def _generate_and_write(
     progress: ProgressCallback,
     allow_foreign_store: bool,
 ) -> Refreshed:
+    snapshot = read.snapshot
     progress(GENERATING, 0)
     loaded = inputs.load()
     if not allow_foreign_store:
@@ -191,8 +212,13 @@ def _generate_and_write(
     if result.inventory == snapshot.inventory:
         if fingerprint:
             store.remember_fingerprint(snapshot, fingerprint, result.warnings)
-        return Refreshed(
-            snapshot.version, False, True, tuple(result.warnings), parsed=snapshot.inventory
+        return Refreshed(  # the stored bytes, when at hand, are the answer as they are
+            snapshot.version,
+            False,
+            True,
+            tuple(result.warnings),
+            data=read.data,
+            parsed=snapshot.inventory,
         )
     meta = WriteMeta.for_this_process(
         message=message, command=command, fingerprint=fingerprint, warnings=tuple(result.warnings)

@@ -38,7 +38,7 @@ from osa_inventory.debuglog import debug
 from osa_inventory.errors import ConfigError, StaleWrite, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.fileio import atomic_write, parse_bytes
 from osa_inventory.inventory import empty_inventory
-from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.jsonio import dumps_inventory_bytes
 from osa_inventory.store.backend import (
     UNASSIGNED_LINEAGE,
     Backend,
@@ -291,7 +291,7 @@ class FileBackend(Backend):
     def write_version(
         self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
     ) -> VersionInfo:
-        return self.write_canonical(dumps_inventory(inventory).encode("ascii"), meta, expected)
+        return self.write_canonical(dumps_inventory_bytes(inventory), meta, expected)
 
     def write_canonical(
         self, new_bytes: bytes, meta: WriteMeta, expected: VersionInfo | None
@@ -342,7 +342,7 @@ class FileBackend(Backend):
         """Temporary files of writers killed mid-write (the lock is held: none is writing)."""
         from osa_inventory.tempfiles import remove_stale_temp_files
 
-        targets = (self.path, self.history_path, self.files.backup_path)
+        targets = (self.path, self.history_path, self.files.backup_path, self.files.appending_path)
         for path in remove_stale_temp_files(*(Path(os.path.realpath(t)) for t in targets)):
             debug("removed %s, left by a writer that died", path)
 
@@ -365,7 +365,7 @@ class FileBackend(Backend):
         if data is None:
             return False
         try:
-            return dumps_inventory(parse_bytes(data, str(self.path))).encode("ascii") == data
+            return dumps_inventory_bytes(parse_bytes(data, str(self.path))) == data
         except (StoreCorrupt, UnicodeEncodeError):
             return False
 

@@ -102,11 +102,10 @@ def run(args: argparse.Namespace) -> int:
     if args.host is not None:
         sys.stdout.write(json.dumps(hostvars, sort_keys=True))
         sys.stdout.write("\n")
-    elif result.data is not None and not result.generated:  # served as stored: bytes as they are
-        sys.stdout.buffer.write(result.data + b"\n")
-    else:
-        sys.stdout.write(result.text())
-        sys.stdout.write("\n")
+    else:  # the bytes stored (or served) are the bytes printed
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result.serialised())
+        sys.stdout.buffer.write(b"\n")
     return 0
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from osa_inventory.errors import StoreUnavailable
 from osa_inventory.fileio import NEW_FILE_MODE, check_private
-from osa_inventory.jsonio import dumps_inventory
+from osa_inventory.jsonio import dumps_inventory_bytes
 from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.store import CommitResult, Snapshot, Store
 
@@ -137,7 +137,7 @@ class LocalCache:
         if version is not None and self.is_current(version):
             os.utime(self.path)
             return
-        body = dumps_inventory(snapshot.inventory).encode("ascii")
+        body = dumps_inventory_bytes(snapshot.inventory)
         header = {
             "format": FORMAT,
             "label": label,

@@ -388,9 +388,9 @@ class Store:
         assert self._versions is not None
         meta = recorded(meta)
         if isinstance(self.backend, CanonicalWriter):  # serialised once, here
-            from osa_inventory.jsonio import dumps_inventory
+            from osa_inventory.jsonio import dumps_inventory_bytes
 
-            data = dumps_inventory(inventory).encode("ascii")
+            data = dumps_inventory_bytes(inventory)
             version = self.backend.write_canonical(data, meta, expected)
             return self._written(CommitResult(True, version, inventory, data))
         version = self._versions.write_version(inventory, meta, expected)
