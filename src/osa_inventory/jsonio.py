@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from osa_inventory.errors import StoreCorrupt
 
-try:  # optional: the fast encoder
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; json alone still works
-    orjson = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = ["dumps_inventory", "dumps_inventory_bytes", "loads_inventory"]
 
@@ -58,12 +56,35 @@ def json_dumps_inventory(inventory: Any) -> str:
     return json.dumps(inventory, indent=4, separators=(",", ": "), sort_keys=True)
 
 
+#: the fast encoder, imported on first use (reads never pay for it); None: not installed
+orjson: ModuleType | bool | None = True
+
+
+def _fast_encoder() -> ModuleType | None:
+    global orjson
+    if orjson is True:
+        try:
+            import orjson as module
+        except ImportError:  # pragma: no cover - a dependency; json alone still works
+            orjson = None
+        else:
+            orjson = module
+    return None if isinstance(orjson, bool) else orjson
+
+
 def _fast_dumps(value: Any) -> bytes | None:
     """OSA's layout from orjson, or None when it cannot be proven equal to ``json``'s."""
+    orjson = _fast_encoder()
     if orjson is None:
         return None
+    options = (
+        orjson.OPT_SORT_KEYS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+    )
     try:
-        compact = orjson.dumps(value, option=_ORJSON_OPTIONS)
+        compact = orjson.dumps(value, option=options)
     except TypeError:  # orjson.JSONEncodeError: big integers, non-string keys, other types
         return None
     if not compact.isascii() or b"\x7f" in compact:  # json escapes these (ensure_ascii)
@@ -73,7 +94,7 @@ def _fast_dumps(value: Any) -> bytes | None:
     if compact != reference.encode("ascii"):
         return None
     del reference
-    indented = orjson.dumps(value, option=_ORJSON_OPTIONS | orjson.OPT_INDENT_2)
+    indented = orjson.dumps(value, option=options | orjson.OPT_INDENT_2)
     if b"  " in compact:  # two spaces inside a string: only newlines mark the indentation
         return _double_indent_by_level(indented)
     del compact
@@ -88,18 +109,6 @@ def _double_indent_by_level(data: bytes) -> bytes:
     for width in sorted(widths, reverse=True):  # deepest first; \0 marks a line done
         data = data.replace(b"\n" + b" " * width, b"\n\0" + b" " * (2 * width - 1))
     return data.replace(b"\n\0", b"\n ")
-
-
-_ORJSON_OPTIONS = (
-    (
-        orjson.OPT_SORT_KEYS
-        | orjson.OPT_PASSTHROUGH_DATETIME
-        | orjson.OPT_PASSTHROUGH_DATACLASS
-        | orjson.OPT_PASSTHROUGH_SUBCLASS
-    )
-    if orjson is not None
-    else 0
-)
 
 
 def loads_inventory(text: str, source: str) -> dict[str, Any]:
