@@ -103,9 +103,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(hostvars, sort_keys=True))
         sys.stdout.write("\n")
     else:  # the bytes stored (or served) are the bytes printed
-        sys.stdout.flush()
-        sys.stdout.buffer.write(result.serialised())
-        sys.stdout.buffer.write(b"\n")
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text stream put in its place (tests, embedding callers)
+            sys.stdout.write(result.text() + "\n")
+        else:
+            sys.stdout.flush()
+            binary.write(result.serialised())
+            binary.write(b"\n")
     return 0
 
 
