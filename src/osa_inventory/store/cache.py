@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from osa_inventory.defaults import cache_dir as default_cache_dir
 from osa_inventory.errors import StoreUnavailable
 from osa_inventory.fileio import NEW_FILE_MODE, check_private
 from osa_inventory.jsonio import dumps_inventory_bytes
@@ -36,13 +37,11 @@ from osa_inventory.store.backend import LockHolder, VersionInfo
 from osa_inventory.store.store import CommitResult, Snapshot, Store
 
 FORMAT = 2  # 2: the body is the canonical serialisation, with its SHA-256 in the header
-APP_DIR = "osa-inventory"
 
 
 def cache_dir() -> Path:
     """Where the local copies live: ``$XDG_CACHE_HOME/osa-inventory`` or ``~/.cache/...``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / APP_DIR
+    return Path(default_cache_dir())
 
 
 def cache_key(
