@@ -60,7 +60,8 @@ def json_dumps_inventory(inventory: Any) -> str:
 orjson: ModuleType | bool | None = True
 
 
-def _fast_encoder() -> ModuleType | None:
+def fast_encoder() -> ModuleType | None:
+    """orjson, imported on first use; None when it is not installed."""
     global orjson
     if orjson is True:
         try:
@@ -74,7 +75,7 @@ def _fast_encoder() -> ModuleType | None:
 
 def _fast_dumps(value: Any) -> bytes | None:
     """OSA's layout from orjson, or None when it cannot be proven equal to ``json``'s."""
-    orjson = _fast_encoder()
+    orjson = fast_encoder()
     if orjson is None:
         return None
     options = (

@@ -127,15 +127,15 @@ class AddressPool:
             self._exhausted(owner)
         candidate = self.first + _stable_int(f"{self.name}|{owner}") % size
         stepped = 0
+        singles = self.taken.singles
         while stepped < size:
-            end = self.taken.range_end(candidate)
-            if end is not None:  # jump over a whole used_ips range at once
-                skip = min(end, self.last) - candidate + 1
-                stepped += skip
-                candidate += skip
-            elif candidate in self.taken.singles:
+            if candidate in singles:  # first: dense blocks of host addresses are singles
                 stepped += 1
                 candidate += 1
+            elif (end := self.taken.range_end(candidate)) is not None:
+                skip = min(end, self.last) - candidate + 1  # a whole used_ips range at once
+                stepped += skip
+                candidate += skip
             else:
                 self.taken.add(candidate)
                 return str(netaddr.IPAddress(candidate, self.version))
