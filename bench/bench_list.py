@@ -4,9 +4,16 @@
 For every size N (number of compute hosts) a prod-shaped deployment is made
 with osa_inventory.testing.deployment in a temporary directory, then timed in four ways:
 
+cold
+    ``--list`` on a config dir without a stored inventory and with an empty
+    cache directory (``XDG_CACHE_HOME``), each repetition in a new copy of the
+    dir and a new cache: the first run of a deployment on a machine, which
+    parses every YAML file (default 3 repetitions, as fresh).
 fresh
     ``--list`` on a config dir without a stored inventory, each repetition in
-    a new copy of the dir (default 3 repetitions).
+    a new copy of the dir (default 3 repetitions). The parsed-input cache
+    holds these inputs (one untimed run filled it): a deployment whose store
+    is new but whose config and env.d were read before on this machine.
 regenerate
     ``--list --regenerate`` on the last fresh dir: the store is present and
     current, the generator runs anyway and finds nothing to change (default 5
@@ -69,7 +76,7 @@ STORE_NAME = "openstack_inventory.json"
 
 FLOOR_CODE = "import json,sys; sys.stdout.write(json.dumps(json.load(open(sys.argv[1]))))"
 
-MODES = ("fresh", "regenerate", "rerun", "change", "osa", "floor")
+MODES = ("cold", "fresh", "regenerate", "rerun", "change", "osa", "floor")
 
 # Issue 16's targets, as ratios to the floor measured in the same run:
 # (computes, mode) -> (max x floor or None, max peak RSS in MB or None)
@@ -173,7 +180,7 @@ class RunFailed(RuntimeError):
     pass
 
 
-def run_once(argv: list[str], workdir: Path) -> Run:
+def run_once(argv: list[str], workdir: Path, env: dict[str, str] | None = None) -> Run:
     """Run ``argv`` with stdout to /dev/null; return wall time and peak RSS."""
     err_path = workdir / "stderr.txt"
     actions = [
@@ -182,7 +189,7 @@ def run_once(argv: list[str], workdir: Path) -> Run:
         (os.POSIX_SPAWN_OPEN, 2, str(err_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
     ]
     start = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+    pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -268,6 +275,19 @@ def bench_size(
             log(f"  N={computes} {mode} #{rep + 1}: {run.seconds:.3f} s, {run.max_rss_mb:.0f} MB")
         return res
 
+    cold = Result(computes, "cold")
+    for rep in range(reps["fresh"]):
+        config = scratch / f"n{computes}-cold{rep}"
+        shutil.copytree(template, config)
+        empty_cache = {**os.environ, "XDG_CACHE_HOME": str(scratch / f"cache-n{computes}-{rep}")}
+        run = run_once(argv_for(config), scratch, empty_cache)
+        cold.runs.append(run)
+        log(f"  N={computes} cold #{rep + 1}: {run.seconds:.3f} s, {run.max_rss_mb:.0f} MB")
+    results["cold"] = cold
+
+    fill = scratch / f"n{computes}-fill"  # untimed: the parsed-input cache learns the inputs
+    shutil.copytree(template, fill)
+    run_once(argv_for(fill), scratch)
     fresh = Result(computes, "fresh")
     config = template
     for rep in range(reps["fresh"]):
@@ -503,14 +523,18 @@ def main(argv: list[str] | None = None) -> int:
     if load_before > 0.5:
         log(f"warning: load average {load_before:.2f}; other work skews the figures")
     scratch = Path(tempfile.mkdtemp(prefix="osa-inventory-bench-"))
+    os.environ["XDG_CACHE_HOME"] = str(scratch / "cache")  # the runs' own, empty at first
     rows: list[SizeResult] = []
     try:
-        # Untimed warm-up: byte-compiles the package and warms the page cache.
+        # Untimed warm-up: byte-compiles the package (even where the environment says
+        # not to, as an installed package comes compiled) and warms the page cache.
         warm = scratch / "warmup"
         write_config(10, warm)
+        compiling = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         run_once(
             [str(command), "--config", str(warm), "--environment", str(environment), "--list"],
             scratch,
+            compiling,
         )
         for n in args.computes:
             log(f"N={n}: generating deployment")

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import CLI, USER_CONFIG, copy_example, require_shared_dir
-from osa_inventory.parsecache import MAX_ENTRIES, ParsedCache
+from osa_inventory.parsecache import MAGIC, MAX_ENTRIES, ParsedCache
 from osa_inventory.sources import load_environment, load_user_config, parse_yaml
 
 
@@ -83,7 +83,7 @@ def test_a_changed_env_d_file_is_parsed_again(env_copy: Path, cache: ParsedCache
     assert after != before
     assert after == load_environment(env_copy, None)
     assert "nova_compute_containe_" in after["container_skel"]
-    assert len(entries(cache)) == 1  # the entry was rewritten, not added
+    assert len(entries(cache)) == 2  # one per content
 
 
 def test_an_added_or_removed_env_d_file_is_parsed_again(env_copy: Path, cache: ParsedCache) -> None:
@@ -104,19 +104,26 @@ def test_a_changed_conf_d_file_is_parsed_again(tmp_path: Path, cache: ParsedCach
     assert load_user_config(config, cache).data["global_overrides"]["cache_marker"] == "one"
     edit_same_size(extra, b"one", b"two")
     loaded = load_user_config(config, cache)
+    assert len(entries(cache)) == 3  # the main file's parse kept, one per conf.d content
     assert loaded.data["global_overrides"]["cache_marker"] == "two"
     assert loaded == load_user_config(config)
     assert loaded.where("global_overrides") == str(extra)
 
 
-def test_the_same_files_elsewhere_name_their_own_paths(tmp_path: Path, cache: ParsedCache) -> None:
+def test_the_same_files_elsewhere_share_the_parse_and_name_their_own_paths(
+    tmp_path: Path, cache: ParsedCache
+) -> None:
     """Error messages name the file a key came from: a copy never gets the original's path."""
     first = copy_example("prod", tmp_path / "one")
+    (first / "conf.d").mkdir(exist_ok=True)
+    (first / "conf.d" / "extra.yml").write_text("global_overrides:\n  cache_marker: one\n")
     second = tmp_path / "two"
     shutil.copytree(first, second)
     load_user_config(first, cache)
     copied = load_user_config(second, cache)
+    assert len(entries(cache)) == 2  # one per file: the copy's parses came from the cache
     assert copied.where("cidr_networks") == str(second / USER_CONFIG)
+    assert copied.where("global_overrides") == str(second / "conf.d" / "extra.yml")
     assert copied == load_user_config(second)
 
 
@@ -140,7 +147,8 @@ def test_an_entry_others_could_write_is_ignored(
     load_environment(env_copy, None, cache)
     [entry] = entries(cache)
     forged = {"container_skel": {"planted": {}}}
-    cache._write(entry, ParsedCache.key("env.d", _sources_of(env_copy)), forged)
+    key = entry.read_bytes()[len(MAGIC) : len(MAGIC) + 32]  # the header's input digest
+    cache._write(entry, key, forged)
     assert load_environment(env_copy, None, cache) == forged  # the entry is what is served
     if target == "file mode":
         entry.chmod(0o644)
@@ -151,12 +159,6 @@ def test_an_entry_others_could_write_is_ignored(
             pytest.skip("giving a file away needs root")
         os.chown(entry, 12345, 12345)
     assert load_environment(env_copy, None, cache) == load_environment(env_copy, None)
-
-
-def _sources_of(env_dir: Path) -> list[tuple[str, bytes]]:
-    from osa_inventory.fingerprint import yaml_files
-
-    return [(str(p), p.read_bytes()) for p in yaml_files(env_dir / "env.d")]
 
 
 def test_a_symlink_in_place_of_an_entry_is_not_followed(
@@ -190,7 +192,7 @@ def test_a_parse_marshal_cannot_keep_is_not_cached(tmp_path: Path, cache: Parsed
     for _ in range(2):
         loaded = load_user_config(config, cache)
         assert str(loaded.data["global_overrides"]["built"]) == "2024-01-02"
-    assert not [e for e in entries(cache) if "config" in e.name]
+    assert len(entries(cache)) == 1  # the main file's; the file with a date has none
 
 
 def test_shared_objects_stay_shared(tmp_path: Path, cache: ParsedCache) -> None:

@@ -1,14 +1,18 @@
 """A cache of parsed YAML inputs: a run whose inputs did not change parses no YAML.
 
-Parsing YAML is the largest cost of generating. The parse of each input set
-(the user config with ``conf.d``; the env.d directories) is kept in the cache
+Parsing YAML is the largest cost of generating. Parses are kept in the cache
 directory (``$XDG_CACHE_HOME/osa-inventory``, else ``~/.cache/osa-inventory``)
-as ``parsed-<set>-<digest of its paths>.marshal``. Its header holds a SHA-256
-of everything the parse depends on: every file's path and bytes in reading
-order, this program's version, Python's, and the installed PyYAML. A run reads
-and hashes the files anyway (a few milliseconds) and takes the cached parse only
-when the digest matches, so a changed, added or removed file is parsed afresh
-and the entry rewritten.
+as ``parsed-<kind>-<digest>.marshal``: one per file of the user config and
+``conf.d`` (editing one file re-parses that file alone), and one for the merged
+env.d directories (dozens of small files that change together, with an
+upgrade). An entry is named after a SHA-256 of everything its parse depends on:
+the bytes of its files (and, for env.d, their names relative to their folder) in
+reading order, this program's version, Python's, and the installed PyYAML; its
+header holds the whole digest. A run reads and hashes the files anyway (a few
+milliseconds) and takes a cached parse only when the digest matches, so a
+changed, added, removed or renamed file is parsed afresh. The same files in
+another folder share the parse; the paths that error messages name are always
+the current run's.
 
 The cache only ever saves time; it is never a source of output. It is ignored,
 and the YAML parsed, when the directory or the file is not this user's own with
@@ -46,7 +50,7 @@ MAGIC = b"osa-inventory parsed YAML\n"
 DIGEST_SIZE = 32
 PREFIX, SUFFIX = "parsed-", ".marshal"
 #: entries kept; more are removed, the least recently used first
-MAX_ENTRIES = 16
+MAX_ENTRIES = 32
 
 #: (path as the parser names it, the file's bytes)
 Source = tuple[str, bytes]
@@ -77,10 +81,9 @@ class ParsedCache:
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self.directory = Path(directory if directory is not None else cache_dir())
 
-    def path(self, kind: str, sources: Sequence[Source]) -> Path:
-        """The entry of input set ``kind`` read from the paths of ``sources``."""
-        names = hashlib.sha256("\0".join([kind, *(name for name, _ in sources)]).encode())
-        return self.directory / f"{PREFIX}{kind}-{names.hexdigest()[:24]}{SUFFIX}"
+    def path(self, kind: str, key: bytes) -> Path:
+        """The entry of input set ``kind`` whose inputs have digest ``key``."""
+        return self.directory / f"{PREFIX}{kind}-{key.hex()[:32]}{SUFFIX}"
 
     @staticmethod
     def key(kind: str, sources: Sequence[Source]) -> bytes:
@@ -97,8 +100,8 @@ class ParsedCache:
     def load(self, kind: str, sources: Sequence[Source], parse: Callable[[], T], valid: type) -> T:
         """The parse of ``sources``: cached when it is there and sound, else ``parse()``
         (which is then cached). ``valid``: the type a cached parse must have."""
-        path = self.path(kind, sources)
         key = self.key(kind, sources)
+        path = self.path(kind, key)
         cached = self._read(path, key)
         if isinstance(cached, valid):
             debug("parsed %s inputs from the cache %s", kind, path)

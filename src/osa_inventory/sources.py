@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,8 +119,9 @@ def load_user_config(
 ) -> UserConfig:
     """Read ``openstack_user_config.yml`` and merge ``conf.d/*.yml`` over it.
 
-    With a ``cache`` an unchanged set of files is not parsed again (see
-    :mod:`osa_inventory.parsecache`).
+    With a ``cache`` a file whose bytes were parsed before is not parsed again
+    (see :mod:`osa_inventory.parsecache`); file by file, so that editing one
+    conf.d file costs the parse of that file alone.
     """
     root = Path(config_dir)
     main_file = root / USER_CONFIG_NAME
@@ -128,22 +130,20 @@ def load_user_config(
             f"{main_file} not found: point --config (or OSA_CONFIG_DIR) at the directory "
             f"that holds {USER_CONFIG_NAME}"
         )
-    files = [main_file, *yaml_files(root / "conf.d")]
-    sources = [(str(path), read_source(path)) for path in files]
-
-    def parse() -> tuple[dict[str, Any], dict[str, str]]:
-        data: dict[str, Any] = {}
-        origin: dict[str, str] = {}
-        for index, (name, raw) in enumerate(sources):
-            part = parse_yaml_mapping(Path(name), raw)
-            if index == 0:
-                data = part
-            else:
-                merge_into(data, part)
-            origin.update(dict.fromkeys(part, name))
-        return data, origin
-
-    data, origin = parse() if cache is None else cache.load("config", sources, parse, tuple)
+    data: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for index, path in enumerate([main_file, *yaml_files(root / "conf.d")]):
+        raw = read_source(path)
+        if cache is None:
+            part = parse_yaml_mapping(path, raw)
+        else:  # a parse depends on the bytes alone: the same file anywhere shares it
+            parse = partial(parse_yaml_mapping, path, raw)
+            part = cache.load("file", [("", raw)], parse, dict)
+        if index == 0:
+            data = part
+        else:
+            merge_into(data, part)
+        origin.update(dict.fromkeys(part, str(path)))
     return UserConfig(data=data, origin=origin)
 
 
@@ -170,18 +170,23 @@ def load_environment(
     if config_dir is not None:
         base_dirs.append(Path(config_dir) / "env.d")
     seen: set[Path] = set()
-    sources: list[tuple[str, bytes]] = []
-    for directory in base_dirs:
+    files: list[Path] = []
+    sources: list[tuple[str, bytes]] = []  # named by folder (0: base) and relative path
+    for number, directory in enumerate(base_dirs):
         resolved = directory.resolve()
         if resolved in seen:  # the same folder twice adds nothing
             continue
         seen.add(resolved)
-        sources += [(str(path), read_source(path)) for path in yaml_files(directory)]
+        found = yaml_files(directory)
+        files += found
+        sources += [
+            (f"{number}/{path.relative_to(directory)}", read_source(path)) for path in found
+        ]
 
     def parse() -> dict[str, Any]:
         environment: dict[str, Any] = {}
-        for name, raw in sources:
-            merge_into(environment, parse_yaml_mapping(Path(name), raw))
+        for path, (_, raw) in zip(files, sources, strict=True):
+            merge_into(environment, parse_yaml_mapping(path, raw))
         return environment
 
     return parse() if cache is None else cache.load("env.d", sources, parse, dict)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -168,6 +167,8 @@ class ConfigView:
             name = str(key)
             if name in SETTINGS_KEYS or group_name(name) in known_groups:
                 continue
+            import difflib  # only when a key is unknown
+
             close = difflib.get_close_matches(
                 group_name(name), [*SETTINGS_KEYS, *known_groups], n=1, cutoff=0.8
             )
