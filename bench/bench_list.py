@@ -283,6 +283,7 @@ def bench_size(
         run = run_once(argv_for(config), scratch, empty_cache)
         cold.runs.append(run)
         log(f"  N={computes} cold #{rep + 1}: {run.seconds:.3f} s, {run.max_rss_mb:.0f} MB")
+    cold.inventory_hosts = count_hosts(config / STORE_NAME)
     results["cold"] = cold
 
     fill = scratch / f"n{computes}-fill"  # untimed: the parsed-input cache learns the inputs
