@@ -99,9 +99,9 @@ def _fast_dumps(value: Any) -> bytes | None:
     if b"  " in compact:  # two spaces inside a string: only newlines mark the indentation
         return _double_indent_by_level(indented)
     del compact
-    # No string holds two spaces, so every pair of spaces is indentation; raw tabs
-    # cannot occur in JSON, so a tab per level, expanded to 4 columns, doubles it.
-    return indented.replace(b"  ", b"\t").expandtabs(4)
+    # No string holds two spaces, so every pair of spaces is one level of indentation
+    # (the only other space is the single one after a colon): doubling pairs doubles it.
+    return indented.replace(b"  ", b"    ")
 
 
 def _double_indent_by_level(data: bytes) -> bytes:
