@@ -334,3 +334,17 @@ def test_ansible_setup_guides(deploy_host: DeployHost, scenario: str) -> None:
     assert "osa-inventory" not in (user_rc.read_text() if user_rc.exists() else "")
     inventory_dir = deploy_host.root / "opt" / "openstack-ansible" / "inventory"
     assert not list(inventory_dir.glob("osa_inventory*"))  # the undo removed what was written
+
+
+def test_cache_guide(deploy_host: DeployHost) -> None:
+    """configuration.md's caches block clears the parsed inputs; the output stays the same."""
+    cache = deploy_host.root / "root" / ".cache" / "osa-inventory"
+    before = deploy_host.osa("--list", "--regenerate")
+    assert before.returncode == 0, before.stderr
+    assert list(cache.glob("parsed-*.marshal"))
+    deploy_host.run("caches", {})
+    assert not list(cache.glob("parsed-*.marshal"))
+    after = deploy_host.osa("--list", "--regenerate")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
+    assert list(cache.glob("parsed-*.marshal"))  # filled again
