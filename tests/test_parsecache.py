@@ -242,3 +242,13 @@ def test_the_command_sees_a_changed_env_d_file(tmp_path: Path, env_copy: Path) -
     cached = run(config, env)
     assert cached != first and b"nova_compute_containe_" in cached
     assert cached == run(twin, {**env, "XDG_CACHE_HOME": str(tmp_path / "empty-xdg")})
+
+
+def test_without_a_home_directory_nothing_is_cached(
+    tmp_path: Path, env_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``~`` that cannot be expanded stays relative: no cache in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    cache = ParsedCache("~/.cache/osa-inventory")
+    assert load_environment(env_copy, None, cache) == load_environment(env_copy, None)
+    assert not (tmp_path / "~").exists()

@@ -101,6 +101,8 @@ class ParsedCache:
         """The parse of ``sources``: cached when it is there and sound, else ``parse()``
         (which is then cached). ``valid``: the type a cached parse must have."""
         key = self.key(kind, sources)
+        if not self.directory.is_absolute():  # no home directory: ~ stayed as it was
+            return parse()
         path = self.path(kind, key)
         cached = self._read(path, key)
         if isinstance(cached, valid):
