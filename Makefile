@@ -41,6 +41,8 @@ test: venv
 	$(BIN)/mypy src
 	$(BIN)/pytest -q
 
+# Each bench exits non-zero when a target of issue 16 is missed; the later ones
+# (other backends, Ansible) run when they exist.
 bench: venv
 	$(BIN)/python bench/bench_list.py
 	$(BIN)/python bench/bench_backends.py

@@ -7,7 +7,7 @@ config changes and ``--list`` runs in this process (``cli.main.main``), so
 that it generates and writes a new version. For each run it counts how often
 the file backend read and hashed the inventory and its history (``_state``),
 how often a head was read besides (``head``), and how often the inventory
-was serialised (``dumps_inventory``), and measures wall and CPU time.
+was serialised (``dumps_inventory_bytes``), and measures wall and CPU time.
 Output goes to a buffer, as Ansible reads it from a pipe.
 
     .venv/bin/python bench/bench_change.py --computes 2000 --reps 5
@@ -81,9 +81,9 @@ def main_bench(argv: list[str] | None = None) -> int:
     columns = ("inventory+history read and hashed", "head read besides", "serialised")
     counted(calls, columns[0], file_backend.FileBackend, "_state")
     counted(calls, columns[1], file_backend.FileBackend, "head")
-    counted(calls, columns[2], jsonio, "dumps_inventory")
-    if hasattr(file_backend, "dumps_inventory"):  # the backend's own import of it
-        counted(calls, "serialised", file_backend, "dumps_inventory")
+    counted(calls, columns[2], jsonio, "dumps_inventory_bytes")
+    if hasattr(file_backend, "dumps_inventory_bytes"):  # the backend's own import of it
+        counted(calls, "serialised", file_backend, "dumps_inventory_bytes")
 
     with tempfile.TemporaryDirectory(prefix="bench-change-") as scratch:
         config = Path(scratch) / "deploy"

@@ -345,3 +345,17 @@ def test_encryption_guide(deploy_host: DeployHost) -> None:
     assert json.loads(exported.read_text()) == json.loads(inventory.read_text())
     key = deploy_host.config / "inventory.key"
     assert len(key.read_text().splitlines()) == 1 and key.stat().st_mode & 0o777 == 0o600
+
+
+def test_cache_guide(deploy_host: DeployHost) -> None:
+    """configuration.md's caches block clears the parsed inputs; the output stays the same."""
+    cache = deploy_host.root / "root" / ".cache" / "osa-inventory"
+    before = deploy_host.osa("--list", "--regenerate")
+    assert before.returncode == 0, before.stderr
+    assert list(cache.glob("parsed-*.marshal"))
+    deploy_host.run("caches", {})
+    assert not list(cache.glob("parsed-*.marshal"))
+    after = deploy_host.osa("--list", "--regenerate")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
+    assert list(cache.glob("parsed-*.marshal"))  # filled again

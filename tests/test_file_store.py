@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from osa_inventory.backends.file import FileBackend
-from osa_inventory.backends.osafile import BACKUP_NAME, FileStore
+from osa_inventory.backends.osafile import APPENDING_SUFFIX, BACKUP_NAME, FileStore, prune_slack
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError, StoreUnavailable
 from osa_inventory.jsonio import dumps_inventory, loads_inventory
 from osa_inventory.store import open_backend
@@ -366,3 +366,63 @@ def test_kill_9_never_leaves_a_broken_file(tmp_path: Path) -> None:
     store.write({"n": last + 1})
     assert store.load() == {"n": last + 1}
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+# --- appending to the backup tar -----------------------------------------------------------------
+
+
+def test_a_write_appends_to_the_tar_and_prunes_only_now_and_then(tmp_path: Path) -> None:
+    """Versions are appended (the tar keeps its inode and its bytes so far); once it holds
+    backup_keep + prune_slack members it is rewritten with the newest backup_keep."""
+    store = file_backend(tmp_path / INVENTORY, backup_keep=6)
+    tar = tmp_path / BACKUP_NAME
+    store.write(inventory(0))
+    shown: list[int] = []
+    for version in range(1, 12):
+        before = (tar.stat().st_ino, tar.read_bytes())
+        store.write(inventory(version))
+        physical = tar_members(tar)
+        if tar.stat().st_ino == before[0]:  # appended: what was there is untouched
+            assert tar.read_bytes().startswith(before[1].rstrip(b"\0"))
+        assert len(physical) <= 6 + prune_slack(6)
+        kept = store.files.backup_members()
+        assert kept == [name for name, _ in physical][-6:]  # the newest 6 are shown
+        assert [store.files.read_backup(n) for n in kept] == [
+            inventory(v) for v in range(max(0, version - 5), version + 1)
+        ]
+        shown.append(len(physical))
+    assert 6 + prune_slack(6) in shown and 6 in shown[shown.index(8) :]  # pruned, then grew
+    assert [v.version for v in store.list_versions()] == list(range(7, 13))
+
+
+def test_an_append_that_died_is_cut_off_by_the_next_write(tmp_path: Path) -> None:
+    store = file_backend(tmp_path / INVENTORY)
+    for version in range(2):
+        store.write(inventory(version))
+    tar = tmp_path / BACKUP_NAME
+    with tarfile.open(tar) as archive:
+        end = archive.getmembers()[-1]
+        start = end.offset_data + -(-end.size // 512) * 512
+    marker = tmp_path / (BACKUP_NAME + APPENDING_SUFFIX)
+    marker.write_text(str(start))
+    with open(tar, "r+b") as f:  # a dead writer's data, no header yet
+        f.seek(start + 512)
+        f.write(b'{"half": "a version' * 100)
+    names = store.files.backup_members()  # readers: what follows the marker does not count
+    assert len(names) == 2 and store.files.read_backup(names[1]) == inventory(1)
+    store.write(inventory(2))
+    assert not marker.exists()
+    assert [json.loads(data) for _, data in tar_members(tar)] == [inventory(v) for v in range(3)]
+    assert others(tmp_path) == []
+
+
+def test_a_member_missing_before_an_append_is_damage(tmp_path: Path) -> None:
+    store = file_backend(tmp_path / INVENTORY)
+    for version in range(2):
+        store.write(inventory(version))
+    tar = tmp_path / BACKUP_NAME
+    (tmp_path / (BACKUP_NAME + APPENDING_SUFFIX)).write_text(str(tar.stat().st_size + 512))
+    before = tar.read_bytes()
+    with pytest.raises(StoreCorrupt, match="move it aside"):
+        store.write(inventory(2))
+    assert tar.read_bytes() == before

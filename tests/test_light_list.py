@@ -73,7 +73,7 @@ class Deployment:
         return proc, loaded
 
     def cache_file(self) -> Path:
-        (found,) = (Path(self.env["XDG_CACHE_HOME"]) / "osa-inventory").iterdir()
+        (found,) = (Path(self.env["XDG_CACHE_HOME"]) / "osa-inventory").glob("*.json")
         return found
 
     def store(self) -> Any:

@@ -23,3 +23,14 @@ def default_osa_root() -> str:
 def default_environment_dir() -> str:
     """``$OSA_ROOT/inventory``, else ``/opt/openstack-ansible/inventory``."""
     return os.path.join(default_osa_root(), "inventory")
+
+
+#: the folder of osa-inventory's caches under the user's cache directory
+APP_CACHE_DIR = "osa-inventory"
+
+
+def cache_dir() -> str:
+    """Where osa-inventory keeps its caches: ``$XDG_CACHE_HOME/osa-inventory``, else
+    ``~/.cache/osa-inventory``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, APP_CACHE_DIR)

@@ -77,14 +77,19 @@ def _kind(mode: int) -> str:
 
 
 def atomic_write(
-    target: Path, fill: Callable[[BinaryIO], object], like: os.stat_result | None
+    target: Path,
+    fill: Callable[[BinaryIO], object],
+    like: os.stat_result | None,
+    *,
+    durable: bool = True,
 ) -> None:
     """Replace ``target`` by what ``fill`` writes, atomically and durably.
 
     The new file gets the mode (and, where allowed, owner) of ``like``, the stat of the
     file it replaces, or mode 0600 when there is none. A symbolic link is written
     through; a target that is not a regular file raises :class:`NotRegularFile`.
-    Raises OSError, leaving ``target`` and its directory as they were.
+    Raises OSError, leaving ``target`` and its directory as they were. ``durable=False``
+    skips the ``fsync`` calls: for a cache, whose reader checks what it reads.
     """
     import tempfile
     from pathlib import Path
@@ -104,13 +109,15 @@ def atomic_write(
             fill(f)
             f.flush()
             _copy_owner_and_mode(f.fileno(), like)
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)
 
 
 def _copy_owner_and_mode(fd: int, like: os.stat_result | None) -> None:
@@ -128,7 +135,8 @@ def _copy_owner_and_mode(fd: int, like: os.stat_result | None) -> None:
     os.fchmod(fd, stat.S_IMODE(like.st_mode))
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or removal in ``path`` durable (where the file system allows)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)

@@ -13,12 +13,16 @@ def empty_inventory() -> dict[str, Any]:
     return {"_meta": {"hostvars": {}}}
 
 
+#: values :func:`copy_json` keeps as they are without a call (most of an inventory)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def copy_json(value: Any) -> Any:
     """A deep copy of JSON-shaped data (faster than ``copy.deepcopy`` or a JSON round trip)."""
     if isinstance(value, dict):
-        return {k: copy_json(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else copy_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [copy_json(v) for v in value]
+        return [v if type(v) in _SCALARS else copy_json(v) for v in value]
     return value
 
 

@@ -5,16 +5,29 @@ keys, ASCII only, no trailing newline) so that diffs against files written by OS
 stay empty. ``--list`` prints the same layout, so the stored file and the output
 are the same bytes on every backend (and the file backend can serve its bytes as
 they are).
+
+Python's ``json`` falls back to its pure-Python encoder when it indents, which
+made encoding the largest cost of a run. When ``orjson`` is installed the layout
+is built from its output instead (sorted keys, 2-space indent, re-indented to 4),
+and used only when it is proven to be the same bytes: the compact encodings of
+``orjson`` and of ``json``'s C encoder must be equal (same tokens: strings, escapes,
+numbers, ``NaN``), and everything ``json`` would write differently (non-ASCII text,
+DEL, integers beyond 64 bits, keys that are not strings, types ``json`` refuses)
+sends the inventory to ``json`` itself.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from osa_inventory.errors import StoreCorrupt
 
-__all__ = ["dumps_inventory", "loads_inventory"]
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["dumps_inventory", "dumps_inventory_bytes", "loads_inventory"]
 
 _JSON_TYPES = {
     list: "an array",
@@ -27,7 +40,76 @@ _JSON_TYPES = {
 
 def dumps_inventory(inventory: dict[str, Any]) -> str:
     """Serialise ``inventory`` exactly as OSA writes ``openstack_inventory.json``."""
+    return dumps_inventory_bytes(inventory).decode("ascii")
+
+
+def dumps_inventory_bytes(inventory: Any) -> bytes:
+    """:func:`dumps_inventory` as the ASCII bytes that are written and printed."""
+    fast = _fast_dumps(inventory)
+    if fast is not None:
+        return fast
+    return json_dumps_inventory(inventory).encode("ascii")
+
+
+def json_dumps_inventory(inventory: Any) -> str:
+    """The reference: OSA's layout from Python's own ``json``."""
     return json.dumps(inventory, indent=4, separators=(",", ": "), sort_keys=True)
+
+
+#: the fast encoder, imported on first use (reads never pay for it); None: not installed
+orjson: ModuleType | bool | None = True
+
+
+def fast_encoder() -> ModuleType | None:
+    """orjson, imported on first use; None when it is not installed."""
+    global orjson
+    if orjson is True:
+        try:
+            import orjson as module
+        except ImportError:  # pragma: no cover - a dependency; json alone still works
+            orjson = None
+        else:
+            orjson = module
+    return None if isinstance(orjson, bool) else orjson
+
+
+def _fast_dumps(value: Any) -> bytes | None:
+    """OSA's layout from orjson, or None when it cannot be proven equal to ``json``'s."""
+    orjson = fast_encoder()
+    if orjson is None:
+        return None
+    options = (
+        orjson.OPT_SORT_KEYS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+    )
+    try:
+        compact = orjson.dumps(value, option=options)
+    except TypeError:  # orjson.JSONEncodeError: big integers, non-string keys, other types
+        return None
+    if not compact.isascii() or b"\x7f" in compact:  # json escapes these (ensure_ascii)
+        return None
+    # The proof: the same tokens from json's C encoder (floats by repr, NaN, escapes).
+    reference = json.dumps(value, separators=(",", ":"), sort_keys=True, check_circular=False)
+    if compact != reference.encode("ascii"):
+        return None
+    del reference
+    indented = orjson.dumps(value, option=options | orjson.OPT_INDENT_2)
+    if b"  " in compact:  # two spaces inside a string: only newlines mark the indentation
+        return _double_indent_by_level(indented)
+    del compact
+    # No string holds two spaces, so every pair of spaces is one level of indentation
+    # (the only other space is the single one after a colon): doubling pairs doubles it.
+    return indented.replace(b"  ", b"    ")
+
+
+def _double_indent_by_level(data: bytes) -> bytes:
+    """Double the indentation of every line (JSON text: newlines occur only between tokens)."""
+    widths = {len(m) for m in re.findall(rb"\n( +)", data)}
+    for width in sorted(widths, reverse=True):  # deepest first; \0 marks a line done
+        data = data.replace(b"\n" + b" " * width, b"\n\0" + b" " * (2 * width - 1))
+    return data.replace(b"\n\0", b"\n ")
 
 
 def loads_inventory(text: str, source: str) -> dict[str, Any]:

@@ -39,7 +39,21 @@ def may_execute(text: str) -> bool:
 
 
 def _has_marker(value: Any) -> bool:
-    """Whether any text in ``value`` holds ``{{`` or ``{%`` (serialised in C: fast)."""
+    """Whether any text in ``value`` holds ``{{`` or ``{%`` (serialised in C: fast).
+
+    JSON puts ``{`` next to ``{`` or ``%`` only inside a string, so the serialisation
+    holds a marker exactly when some key or value does.
+    """
+    from osa_inventory.jsonio import fast_encoder
+
+    orjson = fast_encoder()
+    if orjson is not None:
+        try:
+            data = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # integers beyond 64 bits, say: json below tells
+            pass
+        else:
+            return b"{{" in data or b"{%" in data
     import json
 
     text = json.dumps(value, ensure_ascii=False, default=str)
@@ -68,7 +82,7 @@ def executable_values(
     With ``base`` (the inventory it replaces) only the hosts, groups and keys
     that differ from it are scanned.
     """
-    if base is None and not _has_marker(inventory):  # the common case: no Jinja at all
+    if not _has_marker(inventory):  # the common case: no Jinja at all, one pass in C
         return []
     base = base or {}
     found: list[Finding] = []

@@ -89,12 +89,12 @@ def is_sealed_bytes(data: bytes) -> bool:
 
 def stored_bytes(inventory: dict[str, Any]) -> bytes:
     """The bytes a file keeps for ``inventory``: the bare sealed line for an envelope."""
-    from osa_inventory.jsonio import dumps_inventory
+    from osa_inventory.jsonio import dumps_inventory_bytes
 
     token = token_of(inventory, "inventory to store")
     if token is not None:
         return token.encode("ascii") + b"\n"
-    return dumps_inventory(inventory).encode("ascii")
+    return dumps_inventory_bytes(inventory)
 
 
 def parse_stored(data: bytes, source: str) -> dict[str, Any]:

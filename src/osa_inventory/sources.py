@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from osa_inventory.defaults import (  # noqa: F401 - re-exported
     DEFAULT_CONFIG_DIR,
@@ -24,10 +23,8 @@ from osa_inventory.defaults import (  # noqa: F401 - re-exported
 from osa_inventory.errors import ConfigError, YamlError
 from osa_inventory.fingerprint import USER_CONFIG_NAME, yaml_files
 
-try:  # libyaml is several times faster; fall back to the pure-Python loader
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+if TYPE_CHECKING:
+    from osa_inventory.parsecache import ParsedCache
 
 
 @dataclass
@@ -42,11 +39,30 @@ class UserConfig:
         return self.origin.get(key, USER_CONFIG_NAME)
 
 
-def load_yaml_file(path: Path) -> Any:
-    """Parse one YAML file; a syntax error names the file, line and column."""
+def read_source(path: Path) -> bytes:
+    """The bytes of one input file; a one-line ConfigError when it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_Loader)
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def parse_yaml(path: Path, data: bytes) -> Any:
+    """Parse the bytes of one YAML file (UTF-8, any line ends, as a text file reads).
+
+    A syntax error names the file, line and column. PyYAML is imported here, so
+    that a run whose parse comes from the cache never imports it.
+    """
+    import yaml
+
+    # libyaml is several times faster; fall back to the pure-Python loader
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        text = data.decode("utf-8")
+        if "\r" in text:  # universal newlines, as open() in text mode
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         position = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -58,21 +74,29 @@ def load_yaml_file(path: Path) -> Any:
         raise YamlError(f"{path}: invalid YAML ({exc}); fix the file") from exc
     except UnicodeDecodeError as exc:
         raise YamlError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def load_yaml_file(path: Path) -> Any:
+    """Parse one YAML file; a syntax error names the file, line and column."""
+    return parse_yaml(path, read_source(path))
+
+
+def parse_yaml_mapping(path: Path, data: bytes) -> dict[str, Any]:
+    """Parse a YAML file that must hold a mapping (an empty file counts as ``{}``)."""
+    parsed = parse_yaml(path, data)
+    if parsed is None:
+        return {}
+    if not isinstance(parsed, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of keys to values, "
+            f"not a {type(parsed).__name__}"
+        )
+    return parsed
 
 
 def load_yaml_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML file that must hold a mapping (an empty file counts as ``{}``)."""
-    data = load_yaml_file(path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: the top level must be a mapping of keys to values, "
-            f"not a {type(data).__name__}"
-        )
-    return data
+    return parse_yaml_mapping(path, read_source(path))
 
 
 def merge_into(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,8 +114,15 @@ def merge_into(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any
     return base
 
 
-def load_user_config(config_dir: str | os.PathLike[str]) -> UserConfig:
-    """Read ``openstack_user_config.yml`` and merge ``conf.d/*.yml`` over it."""
+def load_user_config(
+    config_dir: str | os.PathLike[str], cache: ParsedCache | None = None
+) -> UserConfig:
+    """Read ``openstack_user_config.yml`` and merge ``conf.d/*.yml`` over it.
+
+    With a ``cache`` a file whose bytes were parsed before is not parsed again
+    (see :mod:`osa_inventory.parsecache`); file by file, so that editing one
+    conf.d file costs the parse of that file alone.
+    """
     root = Path(config_dir)
     main_file = root / USER_CONFIG_NAME
     if not main_file.is_file():
@@ -99,25 +130,34 @@ def load_user_config(config_dir: str | os.PathLike[str]) -> UserConfig:
             f"{main_file} not found: point --config (or OSA_CONFIG_DIR) at the directory "
             f"that holds {USER_CONFIG_NAME}"
         )
-    data = load_yaml_mapping(main_file)
-    origin = {key: str(main_file) for key in data}
-    for extra in yaml_files(root / "conf.d"):
-        part = load_yaml_mapping(extra)
-        merge_into(data, part)
-        origin.update({key: str(extra) for key in part})
+    data: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for index, path in enumerate([main_file, *yaml_files(root / "conf.d")]):
+        raw = read_source(path)
+        if cache is None:
+            part = parse_yaml_mapping(path, raw)
+        else:  # a parse depends on the bytes alone: the same file anywhere shares it
+            parse = partial(parse_yaml_mapping, path, raw)
+            part = cache.load("file", [("", raw)], parse, dict)
+        if index == 0:
+            data = part
+        else:
+            merge_into(data, part)
+        origin.update(dict.fromkeys(part, str(path)))
     return UserConfig(data=data, origin=origin)
 
 
 def load_environment(
     environment_dir: str | os.PathLike[str] | None,
     config_dir: str | os.PathLike[str] | None = None,
+    cache: ParsedCache | None = None,
 ) -> dict[str, Any]:
     """Merge the base ``env.d`` and then the config dir's own ``env.d`` over it.
 
     ``environment_dir`` is the folder that holds ``env.d`` (OSA's ``inventory``
     directory); a missing base env.d is an error because nothing could be built.
+    With a ``cache`` an unchanged set of files is not parsed again.
     """
-    environment: dict[str, Any] = {}
     base_dirs = []
     if environment_dir is not None:
         base = Path(environment_dir) / "env.d"
@@ -130,11 +170,23 @@ def load_environment(
     if config_dir is not None:
         base_dirs.append(Path(config_dir) / "env.d")
     seen: set[Path] = set()
-    for directory in base_dirs:
+    files: list[Path] = []
+    sources: list[tuple[str, bytes]] = []  # named by folder (0: base) and relative path
+    for number, directory in enumerate(base_dirs):
         resolved = directory.resolve()
         if resolved in seen:  # the same folder twice adds nothing
             continue
         seen.add(resolved)
-        for path in yaml_files(directory):
-            merge_into(environment, load_yaml_mapping(path))
-    return environment
+        found = yaml_files(directory)
+        files += found
+        sources += [
+            (f"{number}/{path.relative_to(directory)}", read_source(path)) for path in found
+        ]
+
+    def parse() -> dict[str, Any]:
+        environment: dict[str, Any] = {}
+        for path, (_, raw) in zip(files, sources, strict=True):
+            merge_into(environment, parse_yaml_mapping(path, raw))
+        return environment
+
+    return parse() if cache is None else cache.load("env.d", sources, parse, dict)

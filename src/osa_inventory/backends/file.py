@@ -342,7 +342,7 @@ class FileBackend(Backend):
         """Temporary files of writers killed mid-write (the lock is held: none is writing)."""
         from osa_inventory.tempfiles import remove_stale_temp_files
 
-        targets = (self.path, self.history_path, self.files.backup_path)
+        targets = (self.path, self.history_path, self.files.backup_path, self.files.appending_path)
         for path in remove_stale_temp_files(*(Path(os.path.realpath(t)) for t in targets)):
             debug("removed %s, left by a writer that died", path)
 

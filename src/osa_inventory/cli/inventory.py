@@ -107,11 +107,14 @@ def run(args: argparse.Namespace) -> int:
     if args.host is not None:
         sys.stdout.write(json.dumps(hostvars, sort_keys=True))
         sys.stdout.write("\n")
-    elif result.data is not None and not result.generated:  # served as stored: bytes as they are
-        sys.stdout.buffer.write(result.data + b"\n")
-    else:
-        sys.stdout.write(result.text())
-        sys.stdout.write("\n")
+    else:  # the bytes stored (or served) are the bytes printed
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text stream put in its place (tests, embedding callers)
+            sys.stdout.write(result.text() + "\n")
+        else:
+            sys.stdout.flush()
+            binary.write(result.serialised())
+            binary.write(b"\n")
     return 0
 
 

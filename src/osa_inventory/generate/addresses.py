@@ -14,10 +14,54 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections.abc import Iterable
-
-import netaddr
+from typing import Any
 
 from osa_inventory.errors import AddressPoolExhausted, GenerationError
+
+IPV4_MAX = 2**32 - 1
+
+
+def _ipv4(text: str) -> int | None:
+    """A dotted-quad IPv4 address in its one unambiguous spelling (``10.0.0.1``) as an
+    integer; None for anything else, which :mod:`netaddr` then reads.
+
+    Nearly every address in a config is spelled so, and reading them without
+    netaddr saves importing it on most runs.
+    """
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (0 < len(part) <= 3 and part.isascii() and part.isdigit()):
+            return None
+        if part[0] == "0" and len(part) > 1:  # leading zeros: octal to some readers
+            return None
+        number = int(part)
+        if number > 255:
+            return None
+        value = value << 8 | number
+    return value
+
+
+def _ipv4_text(address: int) -> str:
+    return f"{address >> 24}.{address >> 16 & 255}.{address >> 8 & 255}.{address & 255}"
+
+
+def _address_int(text: str) -> int:
+    """An address as an integer; raises what netaddr raises for text it cannot read."""
+    fast = _ipv4(text)
+    if fast is not None:
+        return fast
+    import netaddr
+
+    return int(netaddr.IPAddress(text))
+
+
+def _address_errors() -> tuple[type[Exception], ...]:
+    import netaddr
+
+    return (netaddr.AddrFormatError, ValueError, TypeError)
 
 
 def _stable_int(text: str) -> int:
@@ -63,8 +107,8 @@ class TakenAddresses:
 def parse_address(text: object, where: str) -> int:
     """An IP address as an integer, or a one-line error naming ``where``."""
     try:
-        return int(netaddr.IPAddress(str(text).strip()))
-    except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+        return _address_int(str(text).strip())
+    except _address_errors() as exc:
         raise GenerationError(f"{where}: {text!r} is not an IP address; fix the value") from exc
 
 
@@ -89,16 +133,46 @@ def load_used_ips(entries: object, taken: TakenAddresses, where: str) -> None:
             )
 
 
+class _IPv4Network:
+    """What the pool needs of a ``netaddr.IPNetwork``, for a plainly spelled IPv4 CIDR."""
+
+    version = 4
+
+    def __init__(self, address: int, prefix: int) -> None:
+        hostmask = (1 << (32 - prefix)) - 1
+        self.first = address & (IPV4_MAX ^ hostmask)
+        self.last = self.first | hostmask
+        self.size = hostmask + 1
+        self.netmask = _ipv4_text(IPV4_MAX ^ hostmask)
+
+
+def _ipv4_network(text: str) -> Any:
+    """``a.b.c.d/prefix`` (plain spelling, prefix 0 to 32) read without netaddr, else None."""
+    address, slash, prefix = text.partition("/")
+    if not slash or not (0 < len(prefix) <= 2 and prefix.isascii() and prefix.isdigit()):
+        return None
+    if prefix[0] == "0" and len(prefix) > 1:
+        return None
+    value = _ipv4(address)
+    if value is None or int(prefix) > 32:
+        return None
+    return _IPv4Network(value, int(prefix))
+
+
 class AddressPool:
     """The free host addresses of one ``cidr_networks`` entry."""
 
     def __init__(self, name: str, cidr: str, taken: TakenAddresses, where: str) -> None:
-        try:
-            network = netaddr.IPNetwork(str(cidr))
-        except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
-            raise GenerationError(
-                f"{where}: cidr_networks.{name} = {cidr!r} is not a CIDR such as 10.0.0.0/22"
-            ) from exc
+        network = _ipv4_network(str(cidr))
+        if network is None:
+            import netaddr
+
+            try:
+                network = netaddr.IPNetwork(str(cidr))
+            except _address_errors() as exc:
+                raise GenerationError(
+                    f"{where}: cidr_networks.{name} = {cidr!r} is not a CIDR such as 10.0.0.0/22"
+                ) from exc
         self.name = name
         self.cidr = str(cidr)
         self.netmask = str(network.netmask)
@@ -127,17 +201,21 @@ class AddressPool:
             self._exhausted(owner)
         candidate = self.first + _stable_int(f"{self.name}|{owner}") % size
         stepped = 0
+        singles = self.taken.singles
         while stepped < size:
-            end = self.taken.range_end(candidate)
-            if end is not None:  # jump over a whole used_ips range at once
-                skip = min(end, self.last) - candidate + 1
-                stepped += skip
-                candidate += skip
-            elif candidate in self.taken.singles:
+            if candidate in singles:  # first: dense blocks of host addresses are singles
                 stepped += 1
                 candidate += 1
+            elif (end := self.taken.range_end(candidate)) is not None:
+                skip = min(end, self.last) - candidate + 1  # a whole used_ips range at once
+                stepped += skip
+                candidate += skip
             else:
                 self.taken.add(candidate)
+                if self.version == 4:
+                    return _ipv4_text(candidate)
+                import netaddr
+
                 return str(netaddr.IPAddress(candidate, self.version))
             if candidate > self.last:
                 candidate = self.first
@@ -157,6 +235,6 @@ def reserve_all(taken: TakenAddresses, addresses: Iterable[object]) -> None:
         if not text:
             continue
         try:
-            taken.add(int(netaddr.IPAddress(str(text))))
-        except (netaddr.AddrFormatError, ValueError, TypeError):
+            taken.add(_address_int(str(text)))
+        except _address_errors():
             continue

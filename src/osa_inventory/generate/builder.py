@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from osa_inventory.errors import GenerationError
@@ -113,6 +114,16 @@ class Placement:
     host_group: str  # e.g. compute_infra_hosts
     metal: bool
     affinity: int
+
+    @cached_property
+    def type_part_length(self) -> int:
+        """How much a container adds to the host name: ``-<type>`` (see container_prefix)."""
+        return len(container_prefix("", self.ctype.name))
+
+    @cached_property
+    def all_group(self) -> str:
+        """The ``*_all`` group of its container group, e.g. ``compute_all``."""
+        return physical_group_for(self.container_group, "all")
 
 
 @dataclass
@@ -273,13 +284,17 @@ class InventoryBuilder:
     # -- pass 3: placements --
 
     def _collect_placements(self) -> list[tuple[str, Placement]]:
-        """Every (host, placement), in OSA's order: type, component, container group, host."""
+        """Every (host, placement), in OSA's order: type, component, container group, host.
+
+        Placements are immutable and shared: hosts with the same settings get the same one.
+        """
         config = self.config
         global_no_containers = config.no_containers
         placements: list[tuple[str, Placement]] = []
         for ctype in self.skeleton.container_types:
             for parent in ctype.belongs_to:
                 self.groups[parent].add_child(ctype.name)
+            is_metal = ctype.is_metal
             for component in ctype.contains:
                 self._group(component)
                 for container_group in ctype.belongs_to:
@@ -287,17 +302,24 @@ class InventoryBuilder:
                     hosts = config.host_groups.get(host_group)
                     if not hosts:
                         continue
+                    shared: dict[tuple[bool, int], Placement] = {}
                     for host, entry in hosts.items():
-                        no_containers = entry.get("no_containers", global_no_containers)
-                        affinity = self._affinity(host_group, host, entry, ctype.name)
-                        placement = Placement(
-                            ctype=ctype,
-                            component=component,
-                            container_group=container_group,
-                            host_group=host_group,
-                            metal=ctype.is_metal or bool(no_containers),
-                            affinity=affinity,
+                        metal = is_metal or bool(entry.get("no_containers", global_no_containers))
+                        affinity = (
+                            1
+                            if "affinity" not in entry
+                            else self._affinity(host_group, host, entry, ctype.name)
                         )
+                        placement = shared.get((metal, affinity))
+                        if placement is None:
+                            placement = shared[metal, affinity] = Placement(
+                                ctype=ctype,
+                                component=component,
+                                container_group=container_group,
+                                host_group=host_group,
+                                metal=metal,
+                                affinity=affinity,
+                            )
                         self._check_name_length(host, placement)
                         placements.append((host, placement))
         return placements
@@ -320,6 +342,8 @@ class InventoryBuilder:
         return count
 
     def _check_name_length(self, host: str, placement: Placement) -> None:
+        if len(host) + placement.type_part_length <= MAX_CONTAINER_PREFIX:
+            return  # the common case: even with a container it is short enough
         where = self.config.where(placement.host_group)
         if not placement.metal:
             prefix = container_prefix(host, placement.ctype.name)
@@ -383,11 +407,12 @@ class InventoryBuilder:
         """
         current_component = {host: self.hostvars[host].get("component") for host in containers}
         for host, placement in placements:
-            all_group = self._group(physical_group_for(placement.container_group, "all"), False)
-            component_group = self._group(placement.component)
+            all_group = self._group(placement.all_group, False)
+            component = placement.component
+            component_group = self._group(component)
             if placement.metal:
-                current_component[host] = placement.component
-            if current_component[host] == placement.component:
+                current_component[host] = component
+            if current_component[host] == component:
                 component_group.hosts[host] = None
             all_group.hosts[host] = None
             for name in containers[host].get(placement.ctype.name, ()):
@@ -564,11 +589,11 @@ class InventoryBuilder:
         if network.is_management:
             hostvars["ansible_host"] = host_address
             hostvars["management_address"] = entry.get("address")
-        gateway = network.spec.get("gateway")
+        gateway = network.gateway
         if gateway:
             hostvars["gateway"] = gateway
             entry["gateway"] = gateway
-        routes = network.spec.get("static_routes")
+        routes = network.static_routes
         if routes:
             entry["static_routes"] = copy_json(routes)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from osa_inventory.errors import GenerationError
@@ -27,11 +27,19 @@ class ProviderNetwork:
     def queue(self) -> str | None:
         return self.spec.get("ip_from_q")
 
-    @property
+    @cached_property
     def is_management(self) -> bool:
         return bool(self.spec.get("is_management_address", self.spec.get("is_container_address")))
 
-    @property
+    @cached_property
+    def gateway(self) -> Any:
+        return self.spec.get("gateway")
+
+    @cached_property
+    def static_routes(self) -> Any:
+        return self.spec.get("static_routes")
+
+    @cached_property
     def address_key(self) -> str:
         """The ``container_networks`` key: ``<prefix>_address``."""
         prefix = (
@@ -48,7 +56,18 @@ class ProviderNetwork:
         return [str(g) for g in binds]
 
     def link_settings(self, is_metal: bool) -> dict[str, Any]:
-        """The per-host network entry before address and netmask."""
+        """The per-host network entry before address and netmask (a new dict each call)."""
+        return dict(self._metal_settings if is_metal else self._container_settings)
+
+    @cached_property
+    def _metal_settings(self) -> dict[str, Any]:
+        return self._settings(True)
+
+    @cached_property
+    def _container_settings(self) -> dict[str, Any]:
+        return self._settings(False)
+
+    def _settings(self, is_metal: bool) -> dict[str, Any]:
         entry: dict[str, Any] = {}
         if not is_metal:
             entry["interface"] = self.spec.get("container_interface")
@@ -148,6 +167,8 @@ class ConfigView:
             name = str(key)
             if name in SETTINGS_KEYS or group_name(name) in known_groups:
                 continue
+            import difflib  # only when a key is unknown
+
             close = difflib.get_close_matches(
                 group_name(name), [*SETTINGS_KEYS, *known_groups], n=1, cutoff=0.8
             )

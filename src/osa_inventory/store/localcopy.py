@@ -18,6 +18,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from osa_inventory.defaults import APP_CACHE_DIR
 from osa_inventory.fileio import NEW_FILE_MODE, check_private
 
 if TYPE_CHECKING:
@@ -27,13 +28,14 @@ if TYPE_CHECKING:
     from osa_inventory.store.store import Snapshot
 
 FORMAT = 2  # 2: the body is the canonical serialisation, with its SHA-256 in the header
-APP_DIR = "osa-inventory"
+APP_DIR = APP_CACHE_DIR
 
 
 def cache_dir() -> str:
     """Where the local copies live: ``$XDG_CACHE_HOME/osa-inventory`` or ``~/.cache/...``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, APP_DIR)
+    from osa_inventory.defaults import cache_dir as default_cache_dir
+
+    return default_cache_dir()
 
 
 def cache_key(
@@ -135,9 +137,9 @@ class LocalCache:
         if version is not None and self.canonical_bytes(version, sealing) is not None:  # intact
             os.utime(self.path)
             return
-        from osa_inventory.jsonio import dumps_inventory
+        from osa_inventory.jsonio import dumps_inventory_bytes
 
-        body = dumps_inventory(snapshot.inventory).encode("ascii")
+        body = dumps_inventory_bytes(snapshot.inventory)
         if sealing is not None:
             body = sealing.cover_bytes(body)
         header = {

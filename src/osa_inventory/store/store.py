@@ -445,14 +445,15 @@ class Store:
         self._before_write(base)
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
-        self._check_lookups(inventory, base.inventory)
+        data = self._serialised(inventory)
+        self._check_lookups(inventory, base.inventory, data)
         self._check_sealing()
         if self._versions is None:
             self.backend.write(self.sealing.cover(inventory))
             return self._written(CommitResult(True, None, inventory))
         current = self._versions.head()
         self._check_base(base.version, current, force)
-        return self._write_version(inventory, meta, current)
+        return self._write_version(inventory, meta, current, data)
 
     def write_if_current(
         self, inventory: dict[str, Any], *, base: Snapshot, meta: WriteMeta
@@ -470,19 +471,33 @@ class Store:
         self._before_write(base)
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
-        self._check_lookups(inventory, base.inventory)
+        data = self._serialised(inventory)
+        self._check_lookups(inventory, base.inventory, data)
         self._check_sealing()
-        return self._write_version(inventory, meta, base.version)
+        return self._write_version(inventory, meta, base.version, data)
+
+    def _serialised(self, inventory: dict[str, Any]) -> bytes | None:
+        """The canonical bytes, serialised once here, when the backend stores them."""
+        if self._versions is None or not isinstance(self.backend, CanonicalWriter):
+            return None
+        from osa_inventory.jsonio import dumps_inventory_bytes
+
+        return dumps_inventory_bytes(inventory)
 
     def _write_version(
-        self, inventory: dict[str, Any], meta: WriteMeta, expected: VersionInfo | None
+        self,
+        inventory: dict[str, Any],
+        meta: WriteMeta,
+        expected: VersionInfo | None,
+        data: bytes | None = None,
     ) -> CommitResult:
+        """Write a new version; ``data``: the inventory already serialised, if it was."""
         assert self._versions is not None
         meta = recorded(meta)
-        if isinstance(self.backend, CanonicalWriter):  # serialised once, here
-            from osa_inventory.jsonio import dumps_inventory
-
-            data = dumps_inventory(inventory).encode("ascii")
+        if isinstance(self.backend, CanonicalWriter):  # serialised once
+            if data is None:
+                data = self._serialised(inventory)
+                assert data is not None
             stored = self.sealing.cover_bytes(data)
             version = self.backend.write_canonical(stored, meta, expected)
             return self._written(CommitResult(True, version, inventory, data))
@@ -492,9 +507,17 @@ class Store:
     def _before_write(self, base: Snapshot) -> None:
         """Hook: refuse to write from ``base`` (the caching store refuses its local copy)."""
 
-    def _check_lookups(self, inventory: dict[str, Any], base: dict[str, Any] | None) -> None:
-        """Refuse new values that Ansible would execute, unless allowed (see lookups.py)."""
+    def _check_lookups(
+        self, inventory: dict[str, Any], base: dict[str, Any] | None, data: bytes | None = None
+    ) -> None:
+        """Refuse new values that Ansible would execute, unless allowed (see lookups.py).
+
+        ``data``: ``inventory`` serialised; without ``{{`` or ``{%`` in it (JSON escapes
+        neither brace nor percent sign) no value can hold Jinja, and nothing is scanned.
+        """
         if self.allow_jinja_lookups:
+            return
+        if data is not None and b"{{" not in data and b"{%" not in data:
             return
         from osa_inventory.lookups import describe, executable_values
 
