@@ -216,23 +216,89 @@ def test_the_plugin_and_the_script_give_ansible_the_same_inventory(
     example: str, tmp_path: Path
 ) -> None:
     """``ansible-inventory --list`` prints the same bytes through either setup (OSA's
-    inventory folder with its group_vars, and the deployer's, applied alike)."""
+    inventory folder with its group_vars, and the deployer's, applied alike). The
+    plugin setup's config generates: it goes first and brings the store up to date
+    (the generated deployment has no store yet; an example's adopted store gets the
+    inputs' fingerprint), then the script serves what it stored, then the plugin again."""
     host = generated_host(tmp_path, 100) if example == GENERATED else make_host(tmp_path, example)
     env = host_env(tmp_path)
+    store = host["config"] / INVENTORY_FILE
+    assert (example == GENERATED) != store.exists()
     printed: dict[str, list[str]] = {"script": [], "plugin": []}
-    for mode in ("script", "plugin", "script"):  # the script generates and stores first
+    for mode in ("plugin", "script", "plugin"):
         done = setup_cli(host, f"--{mode}", env=env)
         assert done.returncode == 0, done.stderr
         listed = ansible(
             "ansible-inventory", "--list", env={**env, "ANSIBLE_INVENTORY": wrapper_inventory(host)}
         )
         printed[mode].append(ok(listed))
-    script, plugin = printed["script"][-1], printed["plugin"][0]
-    assert printed["script"][0] == script  # nothing changed in between
+        assert "osa-inventory" not in listed.stderr  # no warning on either road
+        assert store.is_file()
+    script, plugin = printed["script"][0], printed["plugin"][0]
+    assert printed["plugin"][1] == plugin  # nothing changed in between
     hostvars = json.loads(plugin)["_meta"]["hostvars"]
     assert len(hostvars) > 1 and all("openstack_release" in v for v in hostvars.values())
     assert all(v["deployer_marker"] == DEPLOYER_VAR["deployer_marker"] for v in hostvars.values())
     assert plugin == script
+
+
+def plugin_host(tmp_path: Path, computes: int) -> tuple[dict[str, Path], dict[str, str]]:
+    """A generated deploy host set up with the plugin, and Ansible's environment on it."""
+    host = generated_host(tmp_path, computes)
+    env = host_env(tmp_path)
+    done = setup_cli(host, "--plugin", env=env)
+    assert done.returncode == 0, done.stderr
+    return host, {**env, "ANSIBLE_INVENTORY": wrapper_inventory(host)}
+
+
+def test_the_plugin_setup_picks_up_a_changed_user_config(tmp_path: Path) -> None:
+    """Like dynamic_inventory.py: a compute added to openstack_user_config.yml is in the
+    next playbook's inventory, and stored, without running osa-inventory by hand."""
+    host, env = plugin_host(tmp_path, 3)
+    before = json.loads(ok(ansible("ansible-inventory", "--list", env=env)))
+    write_config(4, host["config"])
+    after = json.loads(ok(ansible("ansible-inventory", "--list", env=env)))
+    added = set(after["_meta"]["hostvars"]) - set(before["_meta"]["hostvars"])
+    assert added and all(name.startswith("compute") for name in added), added
+    assert set(after["compute_hosts"]["hosts"]) - set(before["compute_hosts"]["hosts"]) == added
+    stored = json.loads((host["config"] / INVENTORY_FILE).read_text())
+    assert added <= set(stored["_meta"]["hostvars"])
+    history = subprocess.run(
+        [str(CLI), "--config", str(host["config"]), "history"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "ansible inventory plugin osa_inventory" in history
+
+
+def test_a_bad_user_config_is_a_one_line_error_through_the_plugin(tmp_path: Path) -> None:
+    """The error osa-inventory --list gives, once per line Ansible shows, no traceback;
+    the store left as it was."""
+    host, env = plugin_host(tmp_path, 3)
+    ok(ansible("ansible-inventory", "--list", env=env))
+    store = host["config"] / INVENTORY_FILE
+    stored = store.read_bytes()
+    user_config = host["config"] / "openstack_user_config.yml"
+    user_config.write_text(user_config.read_text() + "compute_hosts: [unclosed\n")
+    script = subprocess.run(
+        [str(CLI), "--config", str(host["config"]), "--environment", str(host["root"] / "inventory")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    message = one_line_error(script).removeprefix("osa-inventory: error: ")
+    proc = ansible("ansible-inventory", "--list", env=env)
+    assert proc.returncode != 0
+    ours = [line for line in proc.stderr.splitlines() if message in line]
+    assert ours, proc.stderr
+    for line in ours:
+        assert line.endswith(f"osa_inventory ({source(host, 'plugin')}): {message}"), line
+    assert "Traceback" not in proc.stderr
+    assert store.read_bytes() == stored
 
 
 def test_the_script_alone_loses_osas_variables(tmp_path: Path) -> None:
