@@ -308,7 +308,7 @@ def _plan_source(plan: Plan, layout: Layout, mode: str, command: list[str]) -> N
 def _describe(mode: str, command: list[str]) -> str:
     if mode == SCRIPT:
         return f"a script that runs {shlex.join(command)}"
-    return f"a config of the {COLLECTION_PLUGIN} plugin"
+    return f"a config of the {COLLECTION_PLUGIN} plugin that generates"
 
 
 def _plan_removal(plan: Plan, path: Path, why: str) -> None:
