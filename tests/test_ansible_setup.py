@@ -37,7 +37,7 @@ from conftest import (
     reference_path,
     require_shared_dir,
 )
-from osa_inventory.ansible.setup import SCRIPT, Layout, rc_line
+from osa_inventory.ansible.setup import PLUGIN, SCRIPT, Layout, rc_line
 from osa_inventory.defaults import DEFAULT_CONFIG_DIR, DEFAULT_OSA_ROOT
 from osa_inventory.testing.deployment import write_config
 from test_ansible import ansible, ansible_env, ok, tree_view
@@ -212,6 +212,15 @@ def generated_host(base: Path, computes: int) -> dict[str, Path]:
     return {"root": root, "config": config}
 
 
+def osa_warnings(stderr: str) -> list[str]:
+    """osa-inventory's warnings as Ansible showed them: the script's stderr lines, or the
+    plugin's through Ansible's display."""
+    marks = ("osa-inventory: warning: ", "[WARNING]: osa-inventory: ")
+    return [
+        line.split(mark, 1)[1] for line in stderr.splitlines() for mark in marks if mark in line
+    ]
+
+
 @pytest.mark.parametrize("example", [*example_params(), GENERATED])
 def test_the_plugin_and_the_script_give_ansible_the_same_inventory(
     example: str, tmp_path: Path
@@ -226,6 +235,7 @@ def test_the_plugin_and_the_script_give_ansible_the_same_inventory(
     store = host["config"] / INVENTORY_FILE
     assert (example == GENERATED) != store.exists()
     printed: dict[str, list[str]] = {"script": [], "plugin": []}
+    warned: dict[str, list[list[str]]] = {"script": [], "plugin": []}
     for mode in ("plugin", "script", "plugin"):
         done = setup_cli(host, f"--{mode}", env=env)
         assert done.returncode == 0, done.stderr
@@ -233,10 +243,12 @@ def test_the_plugin_and_the_script_give_ansible_the_same_inventory(
             "ansible-inventory", "--list", env={**env, "ANSIBLE_INVENTORY": wrapper_inventory(host)}
         )
         printed[mode].append(ok(listed))
-        assert "osa-inventory" not in listed.stderr  # no warning on either road
+        warned[mode].append(osa_warnings(listed.stderr))
         assert store.is_file()
     script, plugin = printed["script"][0], printed["plugin"][0]
     assert printed["plugin"][1] == plugin  # nothing changed in between
+    # the generator's warnings, shown alike whether generating or served as stored
+    assert warned["plugin"][0] == warned["script"][0] == warned["plugin"][1]
     hostvars = json.loads(plugin)["_meta"]["hostvars"]
     assert len(hostvars) > 1 and all("openstack_release" in v for v in hostvars.values())
     assert all(v["deployer_marker"] == DEPLOYER_VAR["deployer_marker"] for v in hostvars.values())
@@ -637,9 +649,10 @@ def test_plugin_mode_checks_that_ansibles_python_finds_the_plugin(
 
 def test_the_documented_user_rc_line_is_the_one_it_writes() -> None:
     layout = Layout(Path(DEFAULT_OSA_ROOT), Path(DEFAULT_CONFIG_DIR))
-    line = rc_line(layout.ansible_inventory(SCRIPT)).rstrip("\n")
-    for doc in ("README.md", "docs/ansible.md"):
-        assert line in (REPO_DIR / doc).read_text().splitlines(), doc
+    for mode, docs in ((PLUGIN, ("README.md", "docs/ansible.md")), (SCRIPT, ("docs/ansible.md",))):
+        line = rc_line(layout.ansible_inventory(mode)).rstrip("\n")
+        for doc in docs:
+            assert line in (REPO_DIR / doc).read_text().splitlines(), (doc, mode)
 
 
 def test_a_hand_broken_line_of_ours_is_rewritten(host: dict[str, Path]) -> None:

@@ -231,10 +231,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         store = open_store(settings, warn=_warn)
         try:
             command = f"ansible inventory plugin {self.NAME} ({path})"
-            inputs = Inputs(config_dir, environment)
-            return refresh(store, inputs, warn=_warn, command=command).inventory
+            refreshed = refresh(store, Inputs(config_dir, environment), warn=_warn, command=command)
         finally:
             store.close()
+        # what the script prints (OSA's layout, keys sorted), so that Ansible meets the
+        # groups and hosts in the same order; a generated inventory is in the generator's
+        data = refreshed.data if refreshed.data is not None else refreshed.text().encode()
+        return parse_bytes(data, "refreshed inventory")
 
     # -- filling Ansible's inventory --
 
