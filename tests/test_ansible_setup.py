@@ -37,7 +37,7 @@ from conftest import (
     reference_path,
     require_shared_dir,
 )
-from osa_inventory.ansible.setup import SCRIPT, Layout, rc_line
+from osa_inventory.ansible.setup import PLUGIN, SCRIPT, Layout, rc_line
 from osa_inventory.defaults import DEFAULT_CONFIG_DIR, DEFAULT_OSA_ROOT
 from osa_inventory.testing.deployment import write_config
 from test_ansible import ansible, ansible_env, ok, tree_view
@@ -46,6 +46,7 @@ BIN = CLI.parent
 ACCEPTANCE_EXAMPLES = ["aio", "prod", "prod-ceph"]
 DEPLOYER_VAR = {"deployer_marker": "from the config dir's group_vars"}
 SETUP_MARK = "# added by osa-inventory ansible-setup"
+PLUGIN_NAME = "the osa_inventory.store.inventory plugin"
 
 
 # -- a scratch deploy host --------------------------------------------------------------------
@@ -211,28 +212,112 @@ def generated_host(base: Path, computes: int) -> dict[str, Path]:
     return {"root": root, "config": config}
 
 
+def osa_warnings(stderr: str) -> list[str]:
+    """osa-inventory's warnings as Ansible showed them: the script's stderr lines, or the
+    plugin's through Ansible's display."""
+    marks = ("osa-inventory: warning: ", "[WARNING]: osa-inventory: ")
+    return [
+        line.split(mark, 1)[1] for line in stderr.splitlines() for mark in marks if mark in line
+    ]
+
+
 @pytest.mark.parametrize("example", [*example_params(), GENERATED])
 def test_the_plugin_and_the_script_give_ansible_the_same_inventory(
     example: str, tmp_path: Path
 ) -> None:
     """``ansible-inventory --list`` prints the same bytes through either setup (OSA's
-    inventory folder with its group_vars, and the deployer's, applied alike)."""
+    inventory folder with its group_vars, and the deployer's, applied alike). The
+    plugin setup's config generates: it goes first and brings the store up to date
+    (the generated deployment has no store yet; an example's adopted store gets the
+    inputs' fingerprint), then the script serves what it stored, then the plugin again."""
     host = generated_host(tmp_path, 100) if example == GENERATED else make_host(tmp_path, example)
     env = host_env(tmp_path)
+    store = host["config"] / INVENTORY_FILE
+    assert (example == GENERATED) != store.exists()
     printed: dict[str, list[str]] = {"script": [], "plugin": []}
-    for mode in ("script", "plugin", "script"):  # the script generates and stores first
+    warned: dict[str, list[list[str]]] = {"script": [], "plugin": []}
+    for mode in ("plugin", "script", "plugin"):
         done = setup_cli(host, f"--{mode}", env=env)
         assert done.returncode == 0, done.stderr
         listed = ansible(
             "ansible-inventory", "--list", env={**env, "ANSIBLE_INVENTORY": wrapper_inventory(host)}
         )
         printed[mode].append(ok(listed))
-    script, plugin = printed["script"][-1], printed["plugin"][0]
-    assert printed["script"][0] == script  # nothing changed in between
+        warned[mode].append(osa_warnings(listed.stderr))
+        assert store.is_file()
+    script, plugin = printed["script"][0], printed["plugin"][0]
+    assert printed["plugin"][1] == plugin  # nothing changed in between
+    # the generator's warnings, shown alike whether generating or served as stored
+    assert warned["plugin"][0] == warned["script"][0] == warned["plugin"][1]
     hostvars = json.loads(plugin)["_meta"]["hostvars"]
     assert len(hostvars) > 1 and all("openstack_release" in v for v in hostvars.values())
     assert all(v["deployer_marker"] == DEPLOYER_VAR["deployer_marker"] for v in hostvars.values())
     assert plugin == script
+
+
+def plugin_host(tmp_path: Path, computes: int) -> tuple[dict[str, Path], dict[str, str]]:
+    """A generated deploy host set up with the plugin, and Ansible's environment on it."""
+    host = generated_host(tmp_path, computes)
+    env = host_env(tmp_path)
+    done = setup_cli(host, "--plugin", env=env)
+    assert done.returncode == 0, done.stderr
+    return host, {**env, "ANSIBLE_INVENTORY": wrapper_inventory(host)}
+
+
+def test_the_plugin_setup_picks_up_a_changed_user_config(tmp_path: Path) -> None:
+    """Like dynamic_inventory.py: a compute added to openstack_user_config.yml is in the
+    next playbook's inventory, and stored, without running osa-inventory by hand."""
+    host, env = plugin_host(tmp_path, 3)
+    before = json.loads(ok(ansible("ansible-inventory", "--list", env=env)))
+    write_config(4, host["config"])
+    after = json.loads(ok(ansible("ansible-inventory", "--list", env=env)))
+    added = set(after["_meta"]["hostvars"]) - set(before["_meta"]["hostvars"])
+    assert added and all(name.startswith("compute") for name in added), added
+    assert set(after["compute_hosts"]["hosts"]) - set(before["compute_hosts"]["hosts"]) == added
+    stored = json.loads((host["config"] / INVENTORY_FILE).read_text())
+    assert added <= set(stored["_meta"]["hostvars"])
+    history = subprocess.run(
+        [str(CLI), "--config", str(host["config"]), "history"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "ansible inventory plugin osa_inventory" in history
+
+
+def test_a_bad_user_config_is_a_one_line_error_through_the_plugin(tmp_path: Path) -> None:
+    """The error osa-inventory --list gives, once per line Ansible shows, no traceback;
+    the store left as it was."""
+    host, env = plugin_host(tmp_path, 3)
+    ok(ansible("ansible-inventory", "--list", env=env))
+    store = host["config"] / INVENTORY_FILE
+    stored = store.read_bytes()
+    user_config = host["config"] / "openstack_user_config.yml"
+    user_config.write_text(user_config.read_text() + "compute_hosts: [unclosed\n")
+    script = subprocess.run(
+        [
+            str(CLI),
+            "--config",
+            str(host["config"]),
+            "--environment",
+            str(host["root"] / "inventory"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    message = one_line_error(script).removeprefix("osa-inventory: error: ")
+    proc = ansible("ansible-inventory", "--list", env=env)
+    assert proc.returncode != 0
+    ours = [line for line in proc.stderr.splitlines() if message in line]
+    assert ours, proc.stderr
+    for line in ours:
+        assert line.endswith(f"osa_inventory ({source(host, 'plugin')}): {message}"), line
+    assert "Traceback" not in proc.stderr
+    assert store.read_bytes() == stored
 
 
 def test_the_script_alone_loses_osas_variables(tmp_path: Path) -> None:
@@ -294,8 +379,8 @@ def test_running_it_twice_changes_nothing_and_keeps_the_deployers_lines(
     rc.chmod(0o640)
     first = setup_cli(host)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines() == [
-        f"wrote {source(host, 'script')} (a script that runs {CLI})",
+    assert first.stdout.splitlines() == [  # the plugin: Ansible's Python finds it
+        f"wrote {source(host, 'plugin')} (a config of {PLUGIN_NAME} that generates)",
         f"set ANSIBLE_INVENTORY={wrapper_inventory(host)} in {rc}",
     ]
     lines = rc.read_text().splitlines()
@@ -303,7 +388,7 @@ def test_running_it_twice_changes_nothing_and_keeps_the_deployers_lines(
     assert lines[3].startswith("export ANSIBLE_INVENTORY=") and lines[3].endswith(SETUP_MARK)
     assert len(lines) == 4
     assert stat.S_IMODE(rc.stat().st_mode) == 0o640  # an existing file keeps its mode
-    assert stat.S_IMODE(source(host, "script").stat().st_mode) == 0o700
+    assert stat.S_IMODE(source(host, "plugin").stat().st_mode) == 0o600
     before = files_of(host)
     again = setup_cli(host)
     assert again.returncode == 0, again.stderr
@@ -336,11 +421,11 @@ def test_check_lists_each_problem_and_its_fix_works(host: dict[str, Path]) -> No
     proc = setup_cli(host, "--check")
     assert proc.returncode == 1
     assert proc.stdout.splitlines() == [
-        f"{source(host, 'script')} is missing",
+        f"{source(host, 'plugin')} is missing",
         f"{host['config'] / 'user.rc'} does not set ANSIBLE_INVENTORY to osa-inventory's source",
     ]
     hint = proc.stderr.strip()
-    assert hint.startswith("osa-inventory: to fix: osa-inventory ansible-setup --script ")
+    assert hint.startswith("osa-inventory: to fix: osa-inventory ansible-setup --plugin ")
     fix = shlex.split(hint.partition("to fix: ")[2])
     done = subprocess.run(
         [str(CLI), *fix[1:]], capture_output=True, text=True, env=host_env(host["config"].parent)
@@ -353,7 +438,7 @@ def test_check_lists_each_problem_and_its_fix_works(host: dict[str, Path]) -> No
 
 
 def test_check_notices_a_changed_script(host: dict[str, Path]) -> None:
-    assert setup_cli(host).returncode == 0
+    assert setup_cli(host, "--script").returncode == 0
     script = source(host, "script")
     script.chmod(0o644)
     assert setup_cli(host, "--check").stdout == f"{script} has mode 0644, not 0700\n"
@@ -399,6 +484,50 @@ def test_switching_modes_keeps_one_source(host: dict[str, Path]) -> None:
     assert setup_cli(host, "--check").returncode == 0
 
 
+def test_a_host_set_up_with_the_script_keeps_it(host: dict[str, Path]) -> None:
+    """Set up before the plugin was the default: no flag keeps the script, --check is
+    complete, --plugin switches explicitly and --undo restores OSA's setup."""
+    assert setup_cli(host, "--script").returncode == 0
+    before = files_of(host)
+    again = setup_cli(host)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == (
+        f"nothing changed: {host['config'] / 'user.rc'} already uses {source(host, 'script')}\n"
+    )
+    assert files_of(host) == before
+    assert setup_cli(host, "--check").returncode == 0
+    switched = setup_cli(host, "--plugin")
+    assert f"removed {source(host, 'script')}" in switched.stdout.splitlines()
+    assert setup_cli(host, "--undo").returncode == 0
+    assert not source(host, "plugin").exists() and not (host["config"] / "user.rc").exists()
+
+
+def test_an_earlier_read_only_plugin_config_is_reported_and_rewritten(
+    host: dict[str, Path],
+) -> None:
+    """A host set up with --plugin when its config only read the store keeps the plugin,
+    and the config is brought to the generating one (--check names the difference)."""
+    assert setup_cli(host, "--plugin").returncode == 0
+    config = source(host, "plugin")
+    text = config.read_text()
+    earlier = "\n".join(
+        line for line in text.splitlines() if not line.startswith(("environment:", "generate:"))
+    )
+    config.write_text(earlier + "\n")
+    checked = setup_cli(host, "--check")
+    assert checked.returncode == 1
+    assert checked.stdout == (
+        f"{config} differs from what osa-inventory ansible-setup writes now "
+        f"(a config of {PLUGIN_NAME} that generates)\n"
+    )
+    fixed = setup_cli(host)
+    assert fixed.stdout.splitlines() == [
+        f"wrote {config} (a config of {PLUGIN_NAME} that generates)"
+    ]
+    assert config.read_text() == text
+    assert setup_cli(host, "--check").returncode == 0
+
+
 def test_a_deployer_line_after_ours_is_reported_then_overridden(host: dict[str, Path]) -> None:
     rc = host["config"] / "user.rc"
     assert setup_cli(host).returncode == 0
@@ -430,7 +559,7 @@ def test_environment_variables_give_the_defaults(host: dict[str, Path]) -> None:
         [str(CLI), "ansible-setup"], capture_output=True, text=True, env=env, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
-    assert source(host, "script").is_file()
+    assert source(host, "plugin").is_file()
 
 
 def test_it_never_replaces_what_it_did_not_write(host: dict[str, Path], tmp_path: Path) -> None:
@@ -439,21 +568,22 @@ def test_it_never_replaces_what_it_did_not_write(host: dict[str, Path], tmp_path
     target.write_text("mine\n")
     script.symlink_to(target)
     before = files_of(host)
-    proc = setup_cli(host)
+    proc = setup_cli(host, "--script")
     assert proc.returncode == 2
     one_line_error(proc, str(script), "is a symlink", "move it away")
     assert files_of(host) == before and target.read_text() == "mine\n"
-    assert str(script) in setup_cli(host, "--check").stdout
+    assert str(script) in setup_cli(host, "--script", "--check").stdout
     script.unlink()
     script.write_text("#!/bin/sh\necho mine\n")
-    one_line_error(setup_cli(host), str(script), "was not written by osa-inventory ansible-setup")
+    written_by = "was not written by osa-inventory ansible-setup"
+    one_line_error(setup_cli(host, "--script"), str(script), written_by)
     assert script.read_text() == "#!/bin/sh\necho mine\n"
     undone = setup_cli(host, "--undo")  # not ours: left alone
     assert undone.returncode == 0 and script.exists()
     script.unlink()
     rc = host["config"] / "user.rc"
     os.mkfifo(rc)
-    one_line_error(setup_cli(host), str(rc), "not a regular file")
+    one_line_error(setup_cli(host, "--script"), str(rc), "not a regular file")
     assert stat.S_ISFIFO(rc.lstat().st_mode)
     assert not script.exists()  # nothing written when anything is refused
 
@@ -505,13 +635,24 @@ def test_plugin_mode_checks_that_ansibles_python_finds_the_plugin(
     checked = setup_cli(host, "--check", env=env)
     assert (checked.returncode, checked.stdout) == (1, f"{expected}\n")
     assert setup_cli(host, "--check").returncode == 0  # the venv's ansible-playbook finds it
+    # a host set up afresh without a flag gets the script where the plugin would not load
+    assert setup_cli(host, "--undo").returncode == 0
+    fresh = setup_cli(host, env=env)
+    assert fresh.returncode == 0 and fresh.stderr == ""
+    assert (
+        f"note: the script, not the plugin: {expected}, then run osa-inventory ansible-setup "
+        "--plugin" in fresh.stdout.splitlines()
+    )
+    assert source(host, "script").is_file() and not source(host, "plugin").exists()
+    assert setup_cli(host, "--check", env=env).returncode == 0
 
 
 def test_the_documented_user_rc_line_is_the_one_it_writes() -> None:
     layout = Layout(Path(DEFAULT_OSA_ROOT), Path(DEFAULT_CONFIG_DIR))
-    line = rc_line(layout.ansible_inventory(SCRIPT)).rstrip("\n")
-    for doc in ("README.md", "docs/ansible.md"):
-        assert line in (REPO_DIR / doc).read_text().splitlines(), doc
+    for mode, docs in ((PLUGIN, ("README.md", "docs/ansible.md")), (SCRIPT, ("docs/ansible.md",))):
+        line = rc_line(layout.ansible_inventory(mode)).rstrip("\n")
+        for doc in docs:
+            assert line in (REPO_DIR / doc).read_text().splitlines(), (doc, mode)
 
 
 def test_a_hand_broken_line_of_ours_is_rewritten(host: dict[str, Path]) -> None:
@@ -521,4 +662,4 @@ def test_a_hand_broken_line_of_ours_is_rewritten(host: dict[str, Path]) -> None:
     fixed = setup_cli(host)
     assert fixed.returncode == 0, fixed.stderr
     assert rc.read_text().splitlines()[1:] == ["export FOO=1"]
-    assert wrapper_inventory(host).startswith(str(source(host, "script")))
+    assert wrapper_inventory(host).startswith(str(source(host, "plugin")))

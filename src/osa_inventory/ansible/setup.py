@@ -8,9 +8,10 @@ and the deployer's ``$OSA_CONFIG_DIR/inventory.ini``; then it sources
 ``$OSA_CONFIG_DIR/user.rc``, where a deployer may override it. So the setup:
 
 - writes a source into ``$OSA_ROOT/inventory`` under a name OSA's checkout does
-  not track: ``osa_inventory.sh``, a script that runs this osa-inventory (it
-  generates, as OSA's script does), or ``osa_inventory.yml``, a config of the
-  ``osa_inventory.store.inventory`` plugin (it reads the store only);
+  not track: ``osa_inventory.sh``, a script that runs this osa-inventory, or
+  ``osa_inventory.yml``, a config of the ``osa_inventory.store.inventory``
+  plugin with ``generate: true`` (Ansible runs it in its own process); either
+  generates, as OSA's script does, when the inputs changed;
 - puts one marked line in ``user.rc`` that sets ``ANSIBLE_INVENTORY`` to OSA's
   list with that source in place of ``dynamic_inventory.py``.
 
@@ -168,12 +169,18 @@ def source_text(layout: Layout, mode: str, command: list[str]) -> str:
     import yaml
 
     settings = yaml.safe_dump(
-        {"plugin": COLLECTION_PLUGIN, "config_dir": str(layout.config_dir)}, sort_keys=False
+        {
+            "plugin": COLLECTION_PLUGIN,
+            "config_dir": str(layout.config_dir),
+            "environment": str(layout.inventory_dir),
+            "generate": True,
+        },
+        sort_keys=False,
     )
     return (
         f"{HEADER}\n"
-        "# Ansible reads the stored inventory through this plugin config; it never\n"
-        "# generates: run osa-inventory after changing openstack_user_config.yml.\n"
+        "# Ansible reads the inventory through this plugin config, in its own process; it\n"
+        "# generates like dynamic_inventory.py when openstack_user_config.yml changed.\n"
         f"{settings}"
     )
 
@@ -301,7 +308,7 @@ def _plan_source(plan: Plan, layout: Layout, mode: str, command: list[str]) -> N
 def _describe(mode: str, command: list[str]) -> str:
     if mode == SCRIPT:
         return f"a script that runs {shlex.join(command)}"
-    return f"a config of the {COLLECTION_PLUGIN} plugin"
+    return f"a config of the {COLLECTION_PLUGIN} plugin that generates"
 
 
 def _plan_removal(plan: Plan, path: Path, why: str) -> None:

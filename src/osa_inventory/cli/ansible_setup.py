@@ -42,15 +42,17 @@ def add_commands(commands: argparse._SubParsersAction, parent: argparse.Argument
         action="store_const",
         const=setup.SCRIPT,
         help="a script that runs osa-inventory, which generates as OSA's script does "
-        "(default, unless the host is set up with --plugin)",
+        "(default when the Python that runs Ansible does not find the plugin)",
     )
     kind.add_argument(
         "--plugin",
         dest="mode",
         action="store_const",
         const=setup.PLUGIN,
-        help=f"a config of the {setup.COLLECTION_PLUGIN} plugin, which reads the stored "
-        "inventory and never generates (osa-inventory must be installed in Ansible's Python)",
+        help=f"a config of the {setup.COLLECTION_PLUGIN} plugin, which generates as the "
+        "script does, in Ansible's own process (osa-inventory must be installed in Ansible's "
+        "Python; default when it is). Without either flag a host keeps the mode it is set up "
+        "with",
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument(
@@ -68,28 +70,43 @@ def run(args: argparse.Namespace) -> int:
     layout = setup.Layout.of(args.osa_root, args.config)
     if args.undo:
         return _undo(layout)
-    mode = args.mode or setup.installed_mode(layout) or setup.SCRIPT
+    mode, reach, notes = _choose_mode(args.mode, layout)
     plan = setup.setup_changes(layout, mode)
     if args.check:
-        return _check(layout, mode, plan)
+        return _check(layout, mode, plan, reach)
     for line in setup.apply(plan):
         print(line)
-    for note in plan.notes:
+    for note in [*notes, *plan.notes]:
         print(f"note: {note}")
     if not plan.changes:
         print(f"nothing changed: {layout.user_rc} already uses {layout.source(mode)}")
-    if mode == setup.PLUGIN:
-        problem = setup.plugin_reach_problem()
-        if problem:
-            print(f"osa-inventory: warning: {problem}", file=sys.stderr)
+    if reach:
+        print(f"osa-inventory: warning: {reach}", file=sys.stderr)
     return 0
 
 
-def _check(layout: setup.Layout, mode: str, plan: setup.Plan) -> int:
-    problems = plan.blockers + [change.problem for change in plan.changes]
+def _choose_mode(asked: str | None, layout: setup.Layout) -> tuple[str, str | None, list[str]]:
+    """(mode, why Ansible's Python would not find the plugin in plugin mode, notes).
+
+    The flag given, else the mode the host is set up with (a host set up with the
+    script keeps it), else the plugin when the Python that runs Ansible finds it
+    (it spares every playbook a process and a JSON round trip), else the script.
+    """
+    mode = asked or setup.installed_mode(layout)
+    if mode == setup.SCRIPT:
+        return mode, None, []
+    reach = setup.plugin_reach_problem()
     if mode == setup.PLUGIN:
-        reach = setup.plugin_reach_problem()
-        problems += [reach] if reach else []
+        return mode, reach, []
+    if reach is None:
+        return setup.PLUGIN, None, []
+    note = f"the script, not the plugin: {reach}, then run {setup.COMMAND} --plugin"
+    return setup.SCRIPT, None, [note]
+
+
+def _check(layout: setup.Layout, mode: str, plan: setup.Plan, reach: str | None) -> int:
+    problems = plan.blockers + [change.problem for change in plan.changes]
+    problems += [reach] if reach else []
     for problem in problems:
         print(problem)
     if problems:

@@ -1,10 +1,13 @@
-"""The ``osa_inventory`` Ansible inventory plugin: read an osa-inventory store, never generate.
+"""The ``osa_inventory`` Ansible inventory plugin: an osa-inventory store read in Ansible's process.
 
-For read-only consumers (a second operator's laptop, a CI job): it opens the
-configured backend, reads the stored inventory and hands its groups, children,
-group vars and host vars to Ansible, exactly as Ansible would read them from
-``osa-inventory --list``. It never generates, writes, locks or records
-anything. Ansible's inventory cache options apply (``cache: true``).
+By default it is for read-only consumers (a second operator's laptop, a CI
+job): it opens the configured backend, reads the stored inventory and hands its
+groups, children, group vars and host vars to Ansible, exactly as Ansible would
+read them from ``osa-inventory --list``; it never generates, writes, locks or
+records anything. With ``generate: true`` (the config ``osa-inventory
+ansible-setup`` writes on a deploy host) it first brings the store up to date
+with OSA's config, as ``osa-inventory --list`` does, in Ansible's process.
+Ansible's inventory cache options apply (``cache: true``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ name: osa_inventory
 short_description: OpenStack-Ansible inventory read from an osa-inventory store
 description:
   - Reads the inventory that the C(osa-inventory) command stored, from any of its
-    backends (file, SQLite, PostgreSQL, MySQL, etcd, a plugin), and never generates
-    or writes one. Groups, children, group vars and host vars are the same as
-    those of C(osa-inventory --list) used as an inventory script.
+    backends (file, SQLite, PostgreSQL, MySQL, etcd, a plugin). Groups, children, group
+    vars and host vars are the same as those of C(osa-inventory --list) used as an
+    inventory script.
+  - By default it never generates or writes; with O(generate) it first brings the
+    store up to date with OSA's config, as C(osa-inventory --list) does.
   - Needs the osa-inventory Python package (with the extra of the backend, such as
     C(osa-inventory[postgresql])) in the Python that runs Ansible.
   - The config file name must end in C(osa_inventory.yml), C(osa_inventory.yaml),
@@ -67,12 +72,30 @@ options:
     default: false
   config_dir:
     description:
-      - OSA's config directory; the C(file) backend reads
-        C(openstack_inventory.json) there unless C(options.path) is given.
+      - OSA's config directory (C(openstack_user_config.yml), C(conf.d/), C(env.d/));
+        the C(file) backend reads C(openstack_inventory.json) there unless
+        C(options.path) is given.
     type: path
     default: /etc/openstack_deploy
     env:
       - name: OSA_CONFIG_DIR
+  generate:
+    description:
+      - Before reading, bring the store up to date with the inputs, as the
+        C(osa-inventory) inventory script does on every run. When
+        C(openstack_user_config.yml), C(conf.d/) or C(env.d/) changed since the stored
+        version, generate the inventory and store the new version (under the store's
+        lock, recorded in its history). When nothing changed, it reads the stored version.
+      - For the deploy host, where the inventory is generated; it needs write access to
+        the store. Leave it off for read-only consumers.
+    type: bool
+    default: false
+  environment:
+    description:
+      - With O(generate), the directory holding OSA's base C(env.d/), as the
+        C(osa-inventory) flag C(--environment).
+      - Default C($OSA_ROOT/inventory), else C(/opt/openstack-ansible/inventory).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -90,6 +113,13 @@ cache_timeout: 600
 # local.osa_inventory.yml: the file backend in /etc/openstack_deploy
 plugin: osa_inventory
 backend: file
+
+# $OSA_ROOT/inventory/osa_inventory.yml on the deploy host (as ansible-setup writes it):
+# generates when openstack_user_config.yml changed, like OSA's dynamic_inventory.py
+plugin: osa_inventory.store.inventory
+config_dir: /etc/openstack_deploy
+environment: /opt/openstack-ansible/inventory
+generate: true
 """
 
 SUFFIXES = ("osa_inventory.yml", "osa_inventory.yaml", ".osa.yml", ".osa.yaml")
@@ -140,6 +170,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             ) from None
 
         try:
+            if self.get_option("generate"):
+                return self._generated(path)
             store = self._open_store()
             try:
                 snapshot = store.read()
@@ -152,26 +184,60 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if not hostvars_of(snapshot.inventory):
             raise AnsibleParserError(
                 f"osa_inventory ({path}): store {store.label} holds no inventory yet; run "
-                "osa-inventory on the deploy host to generate it (this plugin only reads)"
+                "osa-inventory on the deploy host to generate it, or set generate: true"
             )
         return snapshot.inventory
 
-    def _open_store(self) -> Any:
+    def _settings(self) -> Any:
         from osa_inventory.settings import resolve_settings
-        from osa_inventory.store import open_store
 
         options = self.get_option("options") or {}
         if not isinstance(options, Mapping):
             raise AnsibleParserError("osa_inventory: 'options' must be a mapping of key: value")
-        settings = resolve_settings(
+        return resolve_settings(
             self.get_option("config_dir"),
             backend=self.get_option("backend"),
             backend_options=[f"{key}={_flag_value(key, value)}" for key, value in options.items()],
             name=self.get_option("inventory_name"),
         )
+
+    def _open_store(self) -> Any:
+        from osa_inventory.store import open_store
+
         # a reader: never a schema created or upgraded (reader_options), and the backend
         # itself rather than the local copy the command keeps for outages
-        return open_store(settings, local_copy=False, read_only=True)
+        return open_store(self._settings(), local_copy=False, read_only=True)
+
+    def _generated(self, path: str) -> dict[str, Any]:
+        """The inventory brought up to date with the inputs, as ``osa-inventory --list``
+        does it: the light road when it vouches for the stored head, else
+        :func:`osa_inventory.run.refresh` on the store opened as the command opens it."""
+        from osa_inventory.defaults import default_environment_dir
+        from osa_inventory.fileio import parse_bytes
+        from osa_inventory.fingerprint import input_fingerprint
+        from osa_inventory.store.light import serve_unchanged
+
+        settings = self._settings()
+        config_dir = self.get_option("config_dir")
+        environment = self.get_option("environment") or default_environment_dir()
+        served = serve_unchanged(settings, input_fingerprint(config_dir, environment))
+        if served is not None:
+            for line in served.version.warnings:  # as refresh's fast path warns
+                _warn(line)
+            return parse_bytes(served.data, "stored inventory")
+        from osa_inventory.run import Inputs, refresh
+        from osa_inventory.store import open_store
+
+        store = open_store(settings, warn=_warn)
+        try:
+            command = f"ansible inventory plugin {self.NAME} ({path})"
+            refreshed = refresh(store, Inputs(config_dir, environment), warn=_warn, command=command)
+        finally:
+            store.close()
+        # what the script prints (OSA's layout, keys sorted), so that Ansible meets the
+        # groups and hosts in the same order; a generated inventory is in the generator's
+        data = refreshed.data if refreshed.data is not None else refreshed.text().encode()
+        return parse_bytes(data, "refreshed inventory")
 
     # -- filling Ansible's inventory --
 
@@ -273,6 +339,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._set_composite_vars(compose, variables, host, strict=strict)
             self._add_host_to_composed_groups(groups, variables, host, strict=strict)
             self._add_host_to_keyed_groups(keyed, variables, host, strict=strict)
+
+
+def _warn(message: str) -> None:
+    """A warning of osa-inventory's, on stderr through Ansible's display."""
+    from ansible.utils.display import Display
+
+    from osa_inventory.redact import redact_text
+
+    Display().warning(f"osa-inventory: {redact_text(message)}")
 
 
 def _flag_value(key: str, value: Any) -> str:
