@@ -128,13 +128,7 @@ class FileStore:
         hold more than ``backup_keep`` + :func:`prune_slack` members, the tar is
         rewritten with the newest ``backup_keep``. Returns the new members' names.
         """
-        target = Path(os.path.realpath(self.backup_path))
-        try:
-            tar_stat: os.stat_result | None = os.stat(target)
-        except FileNotFoundError:
-            tar_stat = None
-        except OSError as exc:
-            raise _unavailable("read backup archive", target, exc) from exc
+        target, tar_stat = self._tar_target()
 
         with _open_tar(target) as old:
             members = [] if old is None else old.members
@@ -155,6 +149,16 @@ class FileStore:
                 raise _unavailable("write backup archive", target, exc) from exc
         return [info.name for info, _ in infos]
 
+    def _tar_target(self) -> tuple[Path, os.stat_result | None]:
+        """The backup tar's real path (through a symlink), and its stat (None: missing)."""
+        target = Path(os.path.realpath(self.backup_path))
+        try:
+            return target, os.stat(target)
+        except FileNotFoundError:
+            return target, None
+        except OSError as exc:
+            raise _unavailable("read backup archive", target, exc) from exc
+
     def rewrite_members(self, new: dict[str, bytes], *, keep_old: bool) -> None:
         """Rewrite the tar with the members named in ``new`` holding those bytes (``rekey``).
 
@@ -166,13 +170,7 @@ class FileStore:
         import io
         import tarfile
 
-        target = Path(os.path.realpath(self.backup_path))
-        try:
-            tar_stat: os.stat_result | None = os.stat(target)
-        except FileNotFoundError:
-            tar_stat = None
-        except OSError as exc:
-            raise _unavailable("read backup archive", target, exc) from exc
+        target, tar_stat = self._tar_target()
         with _open_tar(target) as old:
             members = [] if old is None else old.members
 
