@@ -134,7 +134,7 @@ class LocalCache:
         and intact); sealed when ``sealing`` has keys."""
         self.check()
         version = self._shown(snapshot.version.to_dict() if snapshot.version else None)
-        if version is not None and self.canonical_bytes(version, sealing) is not None:  # intact
+        if version is not None and self._stored_body(version) is not None:  # intact
             os.utime(self.path)
             return
         from osa_inventory.jsonio import dumps_inventory_bytes
@@ -160,6 +160,11 @@ class LocalCache:
     ) -> bytes | None:
         """The cached body if it is ``version`` and intact (its digest checks out), opened
         with ``sealing`` (without one, only a plain body is returned)."""
+        body = self._stored_body(version)
+        return None if body is None else _opened(body, sealing, self.path)
+
+    def _stored_body(self, version: dict[str, Any]) -> bytes | None:
+        """The body as stored (sealed or not) if it is ``version`` and its digest checks out."""
         self.check()
         try:
             with open(self.path, "rb") as handle:
@@ -173,7 +178,7 @@ class LocalCache:
             return None
         if hashlib.sha256(body).hexdigest() != header.get("sha256"):
             return None
-        return _opened(body, sealing, self.path)
+        return body
 
     def _write(self, data: bytes) -> None:
         directory = self.directory
