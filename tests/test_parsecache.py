@@ -148,7 +148,7 @@ def test_an_entry_others_could_write_is_ignored(
     [entry] = entries(cache)
     forged = {"container_skel": {"planted": {}}}
     key = entry.read_bytes()[len(MAGIC) : len(MAGIC) + 32]  # the header's input digest
-    cache._write(entry, key, forged)
+    cache._write(entry, key, (forged, 0))  # a parse that held no float
     assert load_environment(env_copy, None, cache) == forged  # the entry is what is served
     if target == "file mode":
         entry.chmod(0o644)

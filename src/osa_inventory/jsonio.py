@@ -14,6 +14,12 @@ and used only when it is proven to be the same bytes: the compact encodings of
 numbers, ``NaN``), and everything ``json`` would write differently (non-ASCII text,
 DEL, integers beyond 64 bits, keys that are not strings, types ``json`` refuses)
 sends the inventory to ``json`` itself.
+
+Only floats are written differently by the two (``1e+16`` against ``1e16``,
+``NaN`` against ``null``); strings are escaped alike, which is checked once per
+process on every ASCII character. So an inventory known to hold no float (see
+:mod:`osa_inventory.floatcount`) skips the comparison with ``json``'s encoding,
+the largest part of a changing write.
 """
 
 from __future__ import annotations
@@ -43,9 +49,16 @@ def dumps_inventory(inventory: dict[str, Any]) -> str:
     return dumps_inventory_bytes(inventory).decode("ascii")
 
 
-def dumps_inventory_bytes(inventory: Any) -> bytes:
-    """:func:`dumps_inventory` as the ASCII bytes that are written and printed."""
-    fast = _fast_dumps(inventory)
+def dumps_inventory_bytes(inventory: Any, *, float_free: bool = False) -> bytes:
+    """:func:`dumps_inventory` as the ASCII bytes that are written and printed.
+
+    ``float_free``: the caller knows that ``inventory`` holds no float and
+    nothing but JSON's own types (built from parsed data, see
+    :mod:`osa_inventory.floatcount`); the fast encoder's output is then not
+    compared with ``json``'s. Wrongly claimed, a float could be written as
+    ``orjson`` writes it.
+    """
+    fast = _fast_dumps(inventory, float_free)
     if fast is not None:
         return fast
     return json_dumps_inventory(inventory).encode("ascii")
@@ -55,6 +68,9 @@ def json_dumps_inventory(inventory: Any) -> str:
     """The reference: OSA's layout from Python's own ``json``."""
     return json.dumps(inventory, indent=4, separators=(",", ": "), sort_keys=True)
 
+
+#: two spaces (a regular expression finds them several times faster than ``in``)
+_TWO_SPACES = re.compile(b"  ")
 
 #: the fast encoder, imported on first use (reads never pay for it); None: not installed
 orjson: ModuleType | bool | None = True
@@ -73,10 +89,10 @@ def fast_encoder() -> ModuleType | None:
     return None if isinstance(orjson, bool) else orjson
 
 
-def _fast_dumps(value: Any) -> bytes | None:
+def _fast_dumps(value: Any, float_free: bool = False) -> bytes | None:
     """OSA's layout from orjson, or None when it cannot be proven equal to ``json``'s."""
     orjson = fast_encoder()
-    if orjson is None:
+    if orjson is None or not _escapes_agree(orjson):
         return None
     options = (
         orjson.OPT_SORT_KEYS
@@ -90,18 +106,33 @@ def _fast_dumps(value: Any) -> bytes | None:
         return None
     if not compact.isascii() or b"\x7f" in compact:  # json escapes these (ensure_ascii)
         return None
-    # The proof: the same tokens from json's C encoder (floats by repr, NaN, escapes).
-    reference = json.dumps(value, separators=(",", ":"), sort_keys=True, check_circular=False)
-    if compact != reference.encode("ascii"):
-        return None
-    del reference
+    if not float_free:  # the proof: the same tokens from json's C encoder (floats by repr, NaN)
+        reference = json.dumps(value, separators=(",", ":"), sort_keys=True, check_circular=False)
+        if compact != reference.encode("ascii"):
+            return None
+        del reference
     indented = orjson.dumps(value, option=options | orjson.OPT_INDENT_2)
-    if b"  " in compact:  # two spaces inside a string: only newlines mark the indentation
+    if _TWO_SPACES.search(compact):  # in a string: only newlines mark the indentation
         return _double_indent_by_level(indented)
     del compact
     # No string holds two spaces, so every pair of spaces is one level of indentation
     # (the only other space is the single one after a colon): doubling pairs doubles it.
     return indented.replace(b"  ", b"    ")
+
+
+#: every ASCII character but DEL (which the caller refuses), in a key and in a value
+_ALL_ASCII = "".join(map(chr, range(127)))
+_escapes_checked: bool | None = None
+
+
+def _escapes_agree(orjson: ModuleType) -> bool:
+    """Whether orjson escapes every ASCII character as ``json`` does (checked once)."""
+    global _escapes_checked
+    if _escapes_checked is None:
+        sample = {_ALL_ASCII: [_ALL_ASCII, ""]}
+        ours = orjson.dumps(sample)
+        _escapes_checked = ours == json.dumps(sample, separators=(",", ":")).encode("ascii")
+    return _escapes_checked
 
 
 def _double_indent_by_level(data: bytes) -> bytes:
@@ -118,8 +149,10 @@ def loads_inventory(text: str, source: str) -> dict[str, Any]:
     Raises :class:`StoreCorrupt` when ``text`` is not JSON or not a JSON object.
     """
     hint = "restore a good copy, e.g. from backup_openstack_inventory.tar next to it"
+    from osa_inventory.floatcount import json_constant, json_float
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=json_float, parse_constant=json_constant)
     except json.JSONDecodeError as exc:
         raise StoreCorrupt(
             f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}); {hint}"

@@ -19,7 +19,8 @@ and the YAML parsed, when the directory or the file is not this user's own with
 mode 0700/0600, a symbolic link or not a regular file, unreadable, damaged (the
 payload's SHA-256 is checked before it is decoded) or written by another
 version. The payload is ``marshal`` of plain data (dicts, lists, strings,
-numbers, booleans, None), never ``pickle``; a parse that holds anything else
+numbers, booleans, None), never ``pickle``, beside the number of floats the
+parse built (see :mod:`osa_inventory.floatcount`); a parse that holds anything else
 (a YAML timestamp) is not cached. Files are written 0600 through a temporary
 file and a rename; at most :data:`MAX_ENTRIES` are kept, the least recently used
 removed first. Removing the files (``rm ~/.cache/osa-inventory/parsed-*``) is
@@ -44,8 +45,8 @@ from osa_inventory.errors import StoreError
 
 __all__ = ["MAX_ENTRIES", "ParsedCache", "Source"]
 
-#: bump when the layout of a cached parse changes
-FORMAT = 1
+#: bump when the layout of a cached parse changes (2: the parse and its count of floats)
+FORMAT = 2
 MAGIC = b"osa-inventory parsed YAML\n"
 DIGEST_SIZE = 32
 PREFIX, SUFFIX = "parsed-", ".marshal"
@@ -103,13 +104,23 @@ class ParsedCache:
         key = self.key(kind, sources)
         if not self.directory.is_absolute():  # no home directory: ~ stayed as it was
             return parse()
+        from osa_inventory import floatcount
+
         path = self.path(kind, key)
         cached = self._read(path, key)
-        if isinstance(cached, valid):
+        if (
+            isinstance(cached, tuple)
+            and len(cached) == 2
+            and isinstance(cached[0], valid)
+            and type(cached[1]) is int
+        ):
             debug("parsed %s inputs from the cache %s", kind, path)
-            return cached  # type: ignore[return-value]
+            value, floats = cached
+            floatcount.built(floats)  # as if parsed here: a parse with floats is no proof
+            return value
+        before = floatcount.count()
         value = parse()
-        self._write(path, key, value)
+        self._write(path, key, (value, floatcount.count() - before))
         return value
 
     # -- reading --

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from osa_inventory.debuglog import debug
 from osa_inventory.errors import ConfigError, StaleWrite
-from osa_inventory.inventory import hostvars_of
+from osa_inventory.inventory import empty_inventory, hostvars_of
 from osa_inventory.store.backend import HostReader, VersionInfo, WriteMeta
 
 if TYPE_CHECKING:
@@ -84,16 +84,17 @@ class Inputs:
         (the store is encrypted): the user config and conf.d, which name the
         deployment's hosts and addresses, are not cached; env.d, the skeleton, is.
         """
+        from osa_inventory.floatcount import watch
         from osa_inventory.parsecache import ParsedCache
         from osa_inventory.sources import load_environment, load_user_config
 
         cache = ParsedCache()
         if private:
             cache.forget("file")  # parsed before the store was encrypted
-        return LoadedInputs(
-            load_user_config(self.config_dir, None if private else cache),
-            load_environment(self.environment_dir, self.config_dir, cache),
-        )
+        with watch() as floats:
+            user_config = load_user_config(self.config_dir, None if private else cache)
+            environment = load_environment(self.environment_dir, self.config_dir, cache)
+        return LoadedInputs(user_config, environment, float_free=floats.none_built)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class LoadedInputs:
 
     user_config: UserConfig
     environment: dict[str, Any]
+    #: parsed here and no float among them (see :mod:`osa_inventory.floatcount`)
+    float_free: bool = False
 
     def generate(self, previous: Mapping[str, Any] | None = None) -> GenerationResult:
         from osa_inventory.generate import generate
@@ -122,6 +125,8 @@ class Refreshed:
     #: the canonical serialisation, when it is at hand (served or written as bytes)
     data: bytes | None = None
     parsed: dict[str, Any] | None = field(default=None, repr=False)
+    #: :attr:`parsed` holds no float (see :mod:`osa_inventory.floatcount`)
+    float_free: bool = False
 
     @cached_property
     def inventory(self) -> dict[str, Any]:
@@ -139,7 +144,7 @@ class Refreshed:
             return self.data
         from osa_inventory.jsonio import dumps_inventory_bytes
 
-        return dumps_inventory_bytes(self.inventory)
+        return dumps_inventory_bytes(self.inventory, float_free=self.float_free)
 
     def text(self) -> str:
         """:meth:`serialised` as text."""
@@ -259,7 +264,10 @@ def _generate_and_write(
         message=message, command=command, fingerprint=fingerprint, warnings=tuple(result.warnings)
     )
     progress(WRITING, 0, hosts, "hosts")
-    outcome = _write(store, loaded, snapshot, result.inventory, meta)
+    float_free = loaded.float_free and (
+        snapshot.float_free or snapshot.inventory == empty_inventory()
+    )
+    outcome = _write(store, loaded, snapshot, result.inventory, meta, float_free)
     progress(WRITING, hosts, hosts, "hosts")
     debug("stored: changed=%s version=%s", outcome.changed, outcome.version)
     return Refreshed(
@@ -269,6 +277,7 @@ def _generate_and_write(
         tuple(result.warnings),
         data=outcome.data,
         parsed=outcome.inventory,
+        float_free=float_free and outcome.inventory is result.inventory,
     )
 
 
@@ -322,12 +331,19 @@ def _write(
     snapshot: Snapshot,
     inventory: dict[str, Any],
     meta: WriteMeta,
+    float_free: bool = False,
 ) -> CommitResult:
-    """Write under the lock; regenerate from the store if another writer got there first."""
+    """Write under the lock; regenerate from the store if another writer got there first.
+
+    ``float_free``: ``inventory`` was generated from ``snapshot`` and inputs that
+    hold no float (its serialisation skips the check against ``json``'s).
+    """
     with store.locked():
         if store.versioned:
             try:
-                return store.write_if_current(inventory, base=snapshot, meta=meta)
+                return store.write_if_current(
+                    inventory, base=snapshot, meta=meta, float_free=float_free
+                )
             except StaleWrite:
                 debug("store changed while generating; regenerating from the new version")
         current = store.read()

@@ -56,8 +56,7 @@ def parse_yaml(path: Path, data: bytes) -> Any:
     """
     import yaml
 
-    # libyaml is several times faster; fall back to the pure-Python loader
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = _counting_loader()
     try:
         text = data.decode("utf-8")
         if "\r" in text:  # universal newlines, as open() in text mode
@@ -74,6 +73,30 @@ def parse_yaml(path: Path, data: bytes) -> Any:
         raise YamlError(f"{path}: invalid YAML ({exc}); fix the file") from exc
     except UnicodeDecodeError as exc:
         raise YamlError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from exc
+
+
+_loader: type | None = None
+
+
+def _counting_loader() -> type:
+    """PyYAML's safe loader (libyaml's when built with it, several times faster) that
+    counts the floats it builds (see :mod:`osa_inventory.floatcount`)."""
+    global _loader
+    if _loader is None:
+        import yaml
+
+        from osa_inventory.floatcount import built
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        def construct_float(loader: Any, node: Any) -> float:
+            built()
+            return float(yaml.constructor.SafeConstructor.construct_yaml_float(loader, node))
+
+        counting: Any = type("FloatCountingLoader", (base,), {})
+        counting.add_constructor("tag:yaml.org,2002:float", construct_float)
+        _loader = counting
+    return _loader
 
 
 def load_yaml_file(path: Path) -> Any:

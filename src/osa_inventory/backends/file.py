@@ -198,7 +198,7 @@ class FileBackend(Backend):
         lineage, entries = self._read_history()
         if current is None:
             return _State(lineage, entries, None)
-        sha = digest(current)
+        sha = self._digest_of(current)
         if entries and entries[-1].sha256 != sha:
             if len(entries) > 1 and entries[-2].sha256 == sha and self._never_replaced(entries[-1]):
                 entries = entries[:-1]  # a write died before replacing the file
@@ -207,6 +207,18 @@ class FileBackend(Backend):
         elif not entries:
             entries = [self._outside_entry(lineage, entries, sha)]
         return _State(lineage, entries, current)
+
+    #: the bytes of the file as last read or written here, and their digest
+    _last_seen: tuple[bytes, str] | None = None
+
+    def _digest_of(self, current: bytes) -> str:
+        """SHA-256 of the file's bytes; not hashed again when they are the bytes last
+        seen (a write reads the file it replaces once more: comparing costs less)."""
+        if self._last_seen is not None and self._last_seen[0] == current:
+            return self._last_seen[1]
+        sha = digest(current)
+        self._last_seen = (current, sha)
+        return sha
 
     def _never_replaced(self, head: _Entry) -> bool:
         """Whether the file is still the one ``head``'s write found (so the write died).
@@ -323,7 +335,8 @@ class FileBackend(Backend):
         number = entries[-1].info.version + 1 if entries else (meta.first_version or 1)
         info = meta.new_version(number, lineage)
         replaces = (old_stat.st_ino, old_stat.st_ctime_ns) if old_stat else None
-        entries.append(_Entry(info, digest(new_bytes), names[-1], True, replaces))
+        self._last_seen = (new_bytes, digest(new_bytes))
+        entries.append(_Entry(info, self._last_seen[1], names[-1], True, replaces))
         members = set(self.files.backup_members())
         entries = [e for e in entries[:-1] if e.member in members] + entries[-1:]
         self._write_history(lineage, entries)

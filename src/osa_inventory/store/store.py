@@ -55,6 +55,8 @@ class Snapshot:
 
     inventory: dict[str, Any]
     version: VersionInfo | None
+    #: parsed here from its JSON, and no float in it (see :mod:`osa_inventory.floatcount`)
+    float_free: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,10 +269,12 @@ class Store:
     def parse_canonical(self, version: VersionInfo | None, data: bytes) -> Snapshot:
         """The snapshot whose canonical bytes :meth:`read_canonical` returned (no second read)."""
         from osa_inventory.fileio import parse_bytes
+        from osa_inventory.floatcount import watch
 
-        inventory = parse_bytes(data, f"store {self.label}")
+        with watch() as floats:
+            inventory = parse_bytes(data, f"store {self.label}")
         check_shape(inventory, f"store {self.label}")
-        return Snapshot(inventory, version)
+        return Snapshot(inventory, version, float_free=floats.none_built)
 
     def head(self) -> VersionInfo | None:
         """The current version (None: an empty store, or one that keeps no versions)."""
@@ -456,13 +460,20 @@ class Store:
         return self._write_version(inventory, meta, current, data)
 
     def write_if_current(
-        self, inventory: dict[str, Any], *, base: Snapshot, meta: WriteMeta
+        self,
+        inventory: dict[str, Any],
+        *,
+        base: Snapshot,
+        meta: WriteMeta,
+        float_free: bool = False,
     ) -> CommitResult:
         """Write ``inventory`` as the version after ``base``; the lock must be held.
 
         The backend's compare-and-swap is the only check: StaleWrite when the
         store moved since ``base`` was read (the caller then reads it again).
         A backend without versions cannot tell, so it gets :meth:`commit`.
+        ``float_free``: the caller knows ``inventory`` holds no float and only
+        JSON's types (see :func:`osa_inventory.jsonio.dumps_inventory_bytes`).
         """
         if self._holder is None:
             raise StoreError("internal error: write without holding the store lock")
@@ -471,18 +482,18 @@ class Store:
         self._before_write(base)
         if inventory == base.inventory:
             return CommitResult(False, base.version, base.inventory)
-        data = self._serialised(inventory)
+        data = self._serialised(inventory, float_free)
         self._check_lookups(inventory, base.inventory, data)
         self._check_sealing()
         return self._write_version(inventory, meta, base.version, data)
 
-    def _serialised(self, inventory: dict[str, Any]) -> bytes | None:
+    def _serialised(self, inventory: dict[str, Any], float_free: bool = False) -> bytes | None:
         """The canonical bytes, serialised once here, when the backend stores them."""
         if self._versions is None or not isinstance(self.backend, CanonicalWriter):
             return None
         from osa_inventory.jsonio import dumps_inventory_bytes
 
-        return dumps_inventory_bytes(inventory)
+        return dumps_inventory_bytes(inventory, float_free=float_free)
 
     def _write_version(
         self,
@@ -517,10 +528,10 @@ class Store:
         """
         if self.allow_jinja_lookups:
             return
-        if data is not None and b"{{" not in data and b"{%" not in data:
-            return
-        from osa_inventory.lookups import describe, executable_values
+        from osa_inventory.lookups import describe, executable_values, marked
 
+        if data is not None and not marked(data):
+            return
         found = executable_values(inventory, base)
         if found:
             raise ConfigError(
