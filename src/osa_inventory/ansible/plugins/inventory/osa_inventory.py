@@ -274,6 +274,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         variables for about half the work (the copy also keeps what Ansible holds
         apart from the data, which its inventory cache may keep); only the origin
         tag (where a value came from, for Ansible's error messages) is left out.
+        Each distinct text is trusted once and the trusted string shared (strings
+        are immutable; mappings and lists are copied per host).
         Not with ``unsafe_values``: those values take ``set_variable``.
         """
         if self._unsafe:
@@ -284,10 +286,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return None
         inventory = self.inventory
         hosts, groups = inventory.hosts, inventory.groups
+        # A trusted string is immutable, so one serves every host that has the same text:
+        # an OSA inventory repeats most of its strings (bridges, networks, groups).
+        trusted_strings: dict[str, Any] = {}
 
         def trusted(value: Any) -> Any:
             if isinstance(value, str):
-                return trust_as_template(value)
+                found = trusted_strings.get(value)
+                if found is None:
+                    found = trusted_strings[value] = trust_as_template(value)
+                return found
             if isinstance(value, dict):
                 return {key: trusted(item) for key, item in value.items()}
             if isinstance(value, list):
