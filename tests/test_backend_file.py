@@ -263,6 +263,29 @@ def test_two_tools_in_the_same_second_never_share_a_member_name(tmp_path: Path) 
     ]
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "f.json-20261129_235755.json",
+        "f.json-20261129_235755-1.json",
+        "f.json-20261129_235755-12.json",
+        "f.json-20261129_235755-.json",
+        "f.json-20261129_235755-1a.json",
+        "f.json-20261129_235755-1.json.json",
+        "f.json-20261129_235756-1.json",
+        "f.json-20261129_235755_1.json",
+        "f.json-20261129_235755-\u0663.json",
+    ],
+)
+def test_member_counters_are_read_as_the_name_pattern_reads_them(name: str) -> None:
+    """A member's counter for a second: ``<base>.json`` is 0, ``<base>-N.json`` is N."""
+    from osa_inventory.backends.osafile import _counter
+
+    base = "f.json-20261129_235755"
+    match = re.fullmatch(re.escape(base) + r"(?:-(\d+))?\.json", name)
+    assert _counter(name, base) == (int(match[1] or 0) if match else None)
+
+
 def test_commit_from_an_older_base_is_stale(tmp_path: Path) -> None:
     first, second = file_store(tmp_path), file_store(tmp_path)
     first.update(set_tag(1))

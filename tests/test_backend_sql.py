@@ -226,7 +226,7 @@ def _cli(*args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def _db_command(*argv: str) -> tuple[int, str]:
     """Run ``osa-inventory db ...`` in this process; (exit code, stdout or error)."""
     from osa_inventory.cli import db as db_cli
-    from osa_inventory.cli.common import store_flags
+    from osa_inventory.cli.flags import store_flags
 
     parser = argparse.ArgumentParser(prog="osa-inventory")
     db_cli.add_commands(parser.add_subparsers(dest="command", required=True), store_flags())

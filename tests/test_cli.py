@@ -204,6 +204,79 @@ def test_list_imports_no_command_module(config: Path) -> None:
     assert not {m for m in modules if m.startswith("rich")}
 
 
+SCRIPT_LINES_READ_DIRECTLY = [
+    [],
+    ["--list"],
+    ["--config", "/c", "--environment", "/e", "--list"],
+    ["--config=/c", "-e", "/e", "--list", "-d"],
+    ["--host", "infra1", "--config", "/c", "--debug"],
+    ["--list", "--host", "plan"],  # a value that is a command word is still a value
+    ["--check", "--list", "--config", ""],
+    ["--config", "/a", "--config", "/b", "--message", "a b=c", "-m", "why"],
+    ["--regenerate", "--allow-foreign-store", "--backend", "sqlite", "--inventory-name", "x"],
+    ["--backend-option", "path=/p", "--backend-option=password=s", "--host=a=b"],
+    ["--encryption-key-file", "/k", "--list"],
+]
+SCRIPT_LINES_LEFT_TO_ARGPARSE = [
+    ["plan"],
+    ["--config", "/c", "hosts", "list"],
+    ["--help"],
+    ["-h"],
+    ["--version"],
+    ["--conf", "/c"],  # argparse's abbreviation
+    ["-e/e"],
+    ["-e=/e"],
+    ["-de", "/e"],
+    ["--config"],
+    ["--config", "-x"],
+    ["--config=-x"],
+    ["--host", "a", "--check"],
+    ["--list=yes"],
+    ["--lock-timeout", "5"],
+    ["--cache-ttl=0"],
+    ["--", "--list"],
+    [""],
+]
+
+
+@pytest.mark.parametrize("argv", SCRIPT_LINES_READ_DIRECTLY, ids=" ".join)
+def test_everyday_script_lines_are_read_as_argparse_reads_them(argv: list[str]) -> None:
+    """The namespace read without argparse is the one the script's parser gives, every
+    destination included (a flag added to the parser and not to the reader fails here)."""
+    from osa_inventory.cli.inventory import build_parser
+    from osa_inventory.cli.main import find_command
+    from osa_inventory.cli.scriptargs import read_script_args
+
+    parser = build_parser()
+    assert find_command(parser, argv) is None
+    read = read_script_args(argv)
+    assert read is not None
+    assert vars(read) == vars(parser.parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", SCRIPT_LINES_LEFT_TO_ARGPARSE, ids=" ".join)
+def test_other_command_lines_are_left_to_argparse(argv: list[str]) -> None:
+    from osa_inventory.cli.scriptargs import read_script_args
+
+    assert read_script_args(argv) is None
+
+
+def test_list_imports_no_argparse(config: Path) -> None:
+    """The everyday ``--list`` builds no parser: argparse (and gettext) stay unimported."""
+    env_dir = require_shared_dir() / "inventory"
+    code = (
+        "import sys; from osa_inventory.cli.main import main; "
+        f"code = main(['--config', {str(config)!r}, '-e', {str(env_dir)!r}, '--list']); "
+        "print('argparse' in sys.modules, 'gettext' in sys.modules, file=sys.stderr); "
+        "sys.exit(code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "False False"
+
+
 # -- tables on a narrow terminal ---------------------------------------------------------------
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -315,6 +315,51 @@ def test_temp_files_of_dead_writers_are_removed_and_no_others(tmp_path: Path) ->
         live.wait()
 
 
+TEMP_NAMES = [
+    ".f.json.12-abcd1234.x1y2.tmp",
+    ".f.json.12-abcd1234.x1.y2.tmp",  # a dot in the random part
+    ".f.json.12-abcd1234..tmp",  # no random part
+    ".f.json.-abcd1234.x.tmp",  # no pid
+    ".f.json.1a-abcd1234.x.tmp",
+    ".f.json.12-abcd12345.x.tmp",  # another tag
+    ".f.json.12-abcd1234.x.tm",
+    ".f.json.\u0663-abcd1234.x.tmp",  # an Arabic-Indic digit: a decimal digit to re too
+    ".g.json.12-abcd1234.x.tmp",
+    ".f.json.12-abcd1234-abcd1234.x.tmp",
+    ".f.json.12-abcd1234.x.tmp.tmp",
+]
+
+
+@pytest.mark.parametrize("name", TEMP_NAMES)
+def test_temp_file_names_are_read_as_the_pattern_reads_them(name: str) -> None:
+    """The writer's pid is read from a temporary file's name exactly as the pattern
+    ``.<target>.<pid>-<tag>.<random>.tmp`` (random: no '.' nor '/') reads it."""
+    import re
+
+    from osa_inventory.tempfiles import _writer_pid
+
+    pattern = re.compile(r"\.f\.json\.(?P<pid>\d+)-abcd1234\.[^./]+\.tmp")
+    match = pattern.fullmatch(name)
+    assert _writer_pid(name, ".f.json.", "abcd1234") == (int(match["pid"]) if match else None)
+
+
+def test_temp_files_are_new_private_and_named_after_their_writer(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from osa_inventory.tempfiles import _host_tag, _writer_pid, create_temp_file
+
+    target = tmp_path / "inventory.json"
+    first, second = create_temp_file(target), create_temp_file(target)
+    for fd, path in (first, second):
+        os.close(fd)
+        name = Path(path).name
+        assert Path(path).parent == tmp_path
+        assert _writer_pid(name, ".inventory.json.", _host_tag()) == os.getpid()
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert first[1] != second[1]
+
+
 # -- doctor -------------------------------------------------------------------------------------
 
 

@@ -91,10 +91,9 @@ def atomic_write(
     Raises OSError, leaving ``target`` and its directory as they were. ``durable=False``
     skips the ``fsync`` calls: for a cache, whose reader checks what it reads.
     """
-    import tempfile
     from pathlib import Path
 
-    from osa_inventory.tempfiles import SUFFIX, temp_prefix  # named after this writer
+    from osa_inventory.tempfiles import create_temp_file  # named after this writer
 
     target = Path(os.path.realpath(target))  # a link stays a link: its file is replaced
     try:
@@ -103,7 +102,7 @@ def atomic_write(
         found = None
     if found is not None and not stat.S_ISREG(found.st_mode):
         raise NotRegularFile(target, _kind(found.st_mode))
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=SUFFIX, dir=target.parent)
+    fd, tmp = create_temp_file(target)
     try:
         with os.fdopen(fd, "wb") as f:
             fill(f)

@@ -129,6 +129,8 @@ def _size(count: int) -> str:
 
 @dataclass
 class _Step:
+    """How far one phase got."""
+
     done: int
     total: int | None
     unit: str

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -51,10 +50,11 @@ REFERENCE_SUFFIXES = ("_env", "_file")
 #: shorter values are not masked wherever they appear (they would mask ordinary words)
 MIN_REMEMBERED = 4
 
-_URL_PASSWORD_RE = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?=@)")
+# patterns, compiled (by re, once) on first use: most runs mask nothing
+_URL_PASSWORD = r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*(?=@)"
 # a word of free text: a quoted string, or a run of non-blanks
-_WORD_RE = re.compile(r"'[^']*'|\"[^\"]*\"|\S+")
-_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*$")
+_WORD = r"'[^']*'|\"[^\"]*\"|\S+"
+_KEY = r"[A-Za-z_][A-Za-z0-9_.-]*$"
 
 #: option name -> declared secret, from every backend schema this process has seen
 _declared: dict[str, bool] = {}
@@ -90,7 +90,7 @@ def mask_url_password(text: str) -> str:
     """``scheme://user:password@host`` with the password masked."""
     if "://" not in text:
         return text
-    return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + MASK, text)
+    return re.sub(_URL_PASSWORD, lambda m: m.group("head") + MASK, text)
 
 
 def shown_option(key: str, value: Any, schema: Mapping[str, Any] | None) -> str:
@@ -128,7 +128,7 @@ def _redact_word(word: str) -> str:
     if "=" in word:
         parts = word.split("=")
         for index, part in enumerate(parts[:-1]):
-            key = _KEY_RE.search(part)
+            key = re.search(_KEY, part)
             if key is not None and _key_is_secret(key.group()):
                 quote = word[0] if word[0] in "'\"" and word.endswith(word[0]) else ""
                 word = "=".join(parts[: index + 1]) + "=" + MASK + quote
@@ -150,7 +150,7 @@ def redact_text(text: str) -> str:
     text = _forget_remembered(text)
     if "=" not in text and "://" not in text:
         return text
-    return _WORD_RE.sub(lambda m: _redact_word(m.group()), text)
+    return re.sub(_WORD, lambda m: _redact_word(m.group()), text)
 
 
 def redact_argv(argv: Sequence[str]) -> list[str]:
@@ -164,4 +164,6 @@ def redact_command(argv: Sequence[str] | None = None) -> str:
     words = list(sys.argv if argv is None else argv)
     if words:
         words[0] = os.path.basename(words[0]) or words[0]
+    import shlex
+
     return shlex.join(redact_argv(words))

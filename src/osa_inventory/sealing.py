@@ -23,7 +23,6 @@ only when a key is configured.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import os
@@ -120,6 +119,8 @@ def key_id(key: bytes) -> str:
 def new_key_text() -> tuple[str, str]:
     """A new random key as a key file line, and its key id."""
     key = os.urandom(KEY_BYTES)
+    import base64  # keys only: reading and writing a store need binascii alone
+
     return KEY_PREFIX + base64.urlsafe_b64encode(key).decode("ascii"), key_id(key)
 
 
@@ -206,6 +207,8 @@ def parse_keys(text: str, ref: KeyRef) -> list[bytes]:
 def _decode_key(word: str) -> bytes | None:
     if not word.startswith(KEY_PREFIX):
         return None
+    import base64
+
     try:
         key = base64.urlsafe_b64decode(word[len(KEY_PREFIX) :].encode("ascii"))
     except (ValueError, UnicodeEncodeError):

@@ -56,6 +56,8 @@ class Value(NamedTuple):
 
 @dataclass
 class Settings:
+    """The settings of one command run, each value with where it came from."""
+
     backend: Value
     name: Value
     lock_timeout: Value

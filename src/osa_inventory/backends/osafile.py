@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -243,9 +242,18 @@ class FileStore:
         from datetime import UTC, datetime
 
         base = f"{self.path.name}-{datetime.now(UTC):%Y%m%d_%H%M%S}"
-        same_second = re.compile(re.escape(base) + r"(?:-(\d+))?\.json")
-        used = [int(m[1] or 0) for name in taken if (m := same_second.fullmatch(name))]
+        used = [count for name in taken if (count := _counter(name, base)) is not None]
         return f"{base}-{max(used, default=0) + 1}.json"
+
+
+def _counter(name: str, base: str) -> int | None:
+    """N for a member named ``<base>-<N>.json``, 0 for ``<base>.json``, else None."""
+    if name == f"{base}.json":
+        return 0
+    if not (name.startswith(f"{base}-") and name.endswith(".json")):
+        return None
+    digits = name[len(base) + 1 : -len(".json")]
+    return int(digits) if digits.isdecimal() else None
 
 
 def backup_name_for(inventory_file: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from osa_inventory.cli.common import debug_flags, open_store_from, settings_from, store_flags
+from osa_inventory.cli.common import open_store_from, settings_from
+from osa_inventory.cli.flags import debug_flags, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 
 

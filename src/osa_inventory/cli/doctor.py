@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from osa_inventory.cli.admin import typed_setting_rows
-from osa_inventory.cli.common import settings_from, store_flags
+from osa_inventory.cli.common import settings_from
+from osa_inventory.cli.flags import store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 from osa_inventory.errors import OsaInventoryError
 from osa_inventory.inventory import empty_inventory

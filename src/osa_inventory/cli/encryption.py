@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from osa_inventory.cli.common import debug_flags, open_store_from, store_flags
+from osa_inventory.cli.common import open_store_from
+from osa_inventory.cli.flags import debug_flags, store_flags
 from osa_inventory.cli.output import Output, add_format_flag
 
 

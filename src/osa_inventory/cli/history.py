@@ -8,8 +8,9 @@ from typing import Any
 
 from osa_inventory import timefmt
 from osa_inventory.cli.changes import add_change_flags, replace_inventory
-from osa_inventory.cli.common import open_store_from, settings_from, store_flags, warn
+from osa_inventory.cli.common import open_store_from, settings_from, warn
 from osa_inventory.cli.diffview import render_diff, summary
+from osa_inventory.cli.flags import store_flags
 from osa_inventory.cli.output import Output, add_format_flag, plural
 from osa_inventory.errors import ConfigError, StoreCorrupt, StoreError
 from osa_inventory.redact import redact_text

@@ -8,7 +8,8 @@ import argparse
 from typing import Any
 
 from osa_inventory.cli.changes import add_change_flags, report, run_change
-from osa_inventory.cli.common import open_store_from, store_flags
+from osa_inventory.cli.common import open_store_from
+from osa_inventory.cli.flags import store_flags
 from osa_inventory.cli.output import Output, add_format_flag, dumps, plural
 from osa_inventory.ops import edit
 from osa_inventory.ops.views import (

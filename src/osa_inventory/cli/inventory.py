@@ -7,13 +7,14 @@ the stored inventory is served without reading YAML or generating.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from osa_inventory.cli.common import HelpFormatter, settings_from, store_flags, warn
+from osa_inventory.cli.common import settings_from, warn
+
+if TYPE_CHECKING:
+    import argparse
 
 USAGE = """%(prog)s [STORE FLAGS] COMMAND [ARGS...]
        %(prog)s [STORE FLAGS] [--list | --host NAME | --check | --version] [-e DIR] [-m MESSAGE]
@@ -21,7 +22,14 @@ USAGE = """%(prog)s [STORE FLAGS] COMMAND [ARGS...]
 
 
 def build_parser(commands: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentParser:
-    """The inventory script's parser; ``commands`` (name, help) are listed in its help."""
+    """The inventory script's parser; ``commands`` (name, help) are listed in its help.
+
+    The everyday command lines are read without it (:mod:`.scriptargs`): a flag added
+    here goes there too (a test compares the two).
+    """
+    import argparse
+
+    from osa_inventory.cli.flags import HelpFormatter, store_flags
     from osa_inventory.defaults import default_environment_dir
 
     epilog = None
@@ -105,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         shown.close()
         store.close()
     if args.host is not None:
+        import json
+
         sys.stdout.write(json.dumps(hostvars, sort_keys=True))
         sys.stdout.write("\n")
     else:  # the bytes stored (or served) are the bytes printed
@@ -125,7 +135,7 @@ def _served_light(args: argparse.Namespace, settings: Any) -> bool:
     from osa_inventory.fingerprint import input_fingerprint
     from osa_inventory.store.light import serve_unchanged
 
-    served = serve_unchanged(settings, input_fingerprint(args.config, args.environment))
+    served = serve_unchanged(settings, lambda: input_fingerprint(args.config, args.environment))
     if served is None:
         return False
     for line in served.version.warnings:  # as refresh's fast path warns

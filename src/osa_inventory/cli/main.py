@@ -11,16 +11,21 @@ store: ``backends``, ``config show``, ``lock status|break`` (:mod:`.admin`);
 Store flags go before or after the command (``osa-inventory --config DIR plan``
 is ``osa-inventory plan --config DIR``), as ``git -C`` does. The script mode
 stays as cheap as it was: the command line is only scanned for a command word,
-and the command modules are imported only when there is one.
+and the command modules are imported only when there is one; an everyday
+script command line (``--config DIR --list``) is read without argparse at all
+(:mod:`.scriptargs`).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from osa_inventory.cli.common import execute
+
+if TYPE_CHECKING:
+    import argparse
 
 PROG = "osa-inventory"
 SUBCOMMANDS = (
@@ -59,7 +64,7 @@ def _admin_parser() -> argparse.ArgumentParser:
         transfer,
     )
     from osa_inventory.cli.commandparser import CommandParser, finish_tree
-    from osa_inventory.cli.common import read_flags
+    from osa_inventory.cli.flags import read_flags
 
     parser = CommandParser(
         prog=PROG,
@@ -145,9 +150,16 @@ def flags_after_command(argv: Sequence[str], at: int) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from osa_inventory.cli import inventory
+    from osa_inventory.cli.scriptargs import read_script_args
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    args = read_script_args(argv)
+    if args is not None:
+        from osa_inventory.cli.inventory import run
+
+        return execute(PROG, run, args)
+    from osa_inventory.cli import inventory
+
     parser = inventory.build_parser()
     at = find_command(parser, argv)
     if at is None:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from osa_inventory.cli.changes import report, run_change
-from osa_inventory.cli.common import execute, open_store_from, store_flags
+from osa_inventory.cli.common import execute, open_store_from
+from osa_inventory.cli.flags import store_flags
 from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.errors import ConfigError
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from osa_inventory import progress
 from osa_inventory.cli.changes import add_change_flags, command_line, replace_inventory
-from osa_inventory.cli.common import open_store_from, store_flags
+from osa_inventory.cli.common import open_store_from
+from osa_inventory.cli.flags import store_flags
 from osa_inventory.cli.history import parse_version
 from osa_inventory.cli.output import Output, add_format_flag, dumps
 from osa_inventory.cli.stores import open_location

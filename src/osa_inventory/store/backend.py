@@ -308,10 +308,16 @@ def fingerprint_extra(fingerprint: str, warnings: tuple[str, ...] | list[str]) -
 
 
 def current_user() -> str:
-    import getpass
+    """Who runs this process, as ``getpass.getuser()`` says (without importing getpass,
+    and termios with it): $LOGNAME, $USER, $LNAME, $USERNAME, else the password entry."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(variable)
+        if user:
+            return user
+    import pwd
 
     try:
-        return getpass.getuser()
+        return pwd.getpwuid(os.getuid()).pw_name
     except (KeyError, OSError):
         return str(os.getuid())
 

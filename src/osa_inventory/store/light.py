@@ -46,9 +46,10 @@ class LightServed(NamedTuple):
     data: bytes
 
 
-def serve_unchanged(settings: Settings, fingerprint: str) -> LightServed | None:
-    """The head's bytes when the inputs' ``fingerprint`` is the head's; None: take the full road."""
-    if not fingerprint or settings.cache_ttl.value <= 0:  # no local copy is kept
+def serve_unchanged(settings: Settings, fingerprint: Callable[[], str]) -> LightServed | None:
+    """The head's bytes when the inputs' fingerprint (``fingerprint()``, asked only of a
+    backend with a light head reader) is the head's; None: take the full road."""
+    if settings.cache_ttl.value <= 0:  # no local copy is kept
         return None
     try:
         return _serve(settings, fingerprint)
@@ -57,20 +58,23 @@ def serve_unchanged(settings: Settings, fingerprint: str) -> LightServed | None:
         return None
 
 
-def _serve(settings: Settings, fingerprint: str) -> LightServed | None:
+def _serve(settings: Settings, fingerprint: Callable[[], str]) -> LightServed | None:
     from osa_inventory.store.registry import find_backend_class
 
     name = str(settings.backend.value)
     backend_class = find_backend_class(name)
     target = getattr(backend_class, "light_head", None)
     if not target:
+        return None  # the file backend's own fast path is as light: no fingerprint here
+    expected = fingerprint()
+    if not expected:
         return None
     options = settings.backend_options()
     if options.get("name") is None and "name" in (getattr(backend_class, "options", None) or {}):
         options = {**options, "name": settings.name.value}  # as open_backend gives it
     config = backend_class.checked_options(options)
     head = _reader(target)(config)
-    if head is None or head.fingerprint != fingerprint:
+    if head is None or head.fingerprint != expected:
         return None
     copy = _local_copy(name, settings.backend_options(), str(settings.name.value), backend_class)
     body = copy.canonical_bytes(head.to_dict())

@@ -184,14 +184,13 @@ class LocalCache:
         directory = self.directory
         os.makedirs(directory, mode=0o700, exist_ok=True)
         self.check()  # made by someone else meanwhile
-        import tempfile
         from pathlib import Path
 
-        from osa_inventory.tempfiles import SUFFIX, remove_stale_temp_files, temp_prefix
+        from osa_inventory.tempfiles import create_temp_file, remove_stale_temp_files
 
         target = Path(self.path)
         remove_stale_temp_files(target)  # left by a reader killed mid-write
-        fd, temp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=SUFFIX, dir=directory)
+        fd, temp = create_temp_file(target)
         try:
             os.fchmod(fd, NEW_FILE_MODE)  # whatever the umask
             with os.fdopen(fd, "wb") as handle:

@@ -192,12 +192,13 @@ def is_network(backend: str) -> bool:
     return bool(getattr(find_backend_class(backend), "network", False))
 
 
-_SCHEME_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+#: a URL's scheme (compiled by re on first use: the ``--list`` path names no URL)
+_SCHEME = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
 
 
 def is_url(text: str) -> bool:
     """Whether ``text`` is a URL (``scheme://...``) rather than a backend name."""
-    return bool(_SCHEME_RE.match(text))
+    return bool(re.match(_SCHEME, text))
 
 
 def parse_url(url: str) -> tuple[str, dict[str, str]]:
@@ -206,7 +207,7 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     A backend claims the schemes in its ``url_schemes``; ``postgresql+psycopg``
     counts as ``postgresql``.
     """
-    match = _SCHEME_RE.match(url)
+    match = re.match(_SCHEME, url)
     if match is None:
         raise ConfigError(f"{url!r} is not a URL; write it like sqlite:////path/inventory.db")
     scheme = match.group("scheme").lower()

@@ -220,7 +220,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         settings = self._settings()
         config_dir = self.get_option("config_dir")
         environment = self.get_option("environment") or default_environment_dir()
-        served = serve_unchanged(settings, input_fingerprint(config_dir, environment))
+        served = serve_unchanged(settings, lambda: input_fingerprint(config_dir, environment))
         if served is not None:
             for line in served.version.warnings:  # as refresh's fast path warns
                 _warn(line)
