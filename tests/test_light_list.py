@@ -8,19 +8,20 @@ alembic, etcd3gw or requests; the full road (refresh) does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import copy_example, require_shared_dir
+from conftest import copy_example, require_module, require_shared_dir, unavailable
 from osa_inventory.settings import resolve_settings
 from osa_inventory.store import open_store
 from osa_inventory.testing import servers as services
@@ -283,28 +284,45 @@ def test_the_postgresql_light_road_falls_back_driver_by_driver(
         assert "psycopg" in line
 
 
-MYSQL_PROBE = """\
+MYSQL_PROBE = """\\
 import sys
 from osa_inventory.backends.sql.backend import MySQLBackend
 from osa_inventory.backends.sql.light import mysql_head
 
-config = MySQLBackend.checked_options({"url": sys.argv[1], "name": "default"})
+url = sys.argv[1]
+config = MySQLBackend.checked_options({"url": url, "name": "default"})
 assert mysql_head(config) is not None  # read without cryptography
-assert "cryptography" not in sys.modules and "pymysql" not in sys.modules
-try:
-    mysql_head({**config, "url": sys.argv[1].rsplit("/", 1)[0] + "/no_such_database"})
-except Exception as exc:  # refused: the full road would answer
-    print(type(exc).__name__)
+unused = ["cryptography", "pymysql", "ssl", "traceback", "getpass", "configparser"]
+unused.append("encodings.idna")
+assert not [m for m in unused if m in sys.modules], [m for m in unused if m in sys.modules]
+from osa_inventory.testing.servers import free_port
+
+server, database = url.rsplit("/", 1)
+scheme, at = server.split("@")
+for other in (
+    f"{server}/no_such_database",  # refused by the server
+    f"{scheme}@127.0.0.1:{free_port()}/{database}",  # no server there: no connection
+):
+    try:
+        mysql_head({**config, "url": other})
+    except Exception as exc:  # the full road would answer
+        print(type(exc).__name__)
+print(mysql_head({**config, "url": f"mysql+pymysql://{at}/{database}"}))  # no user: not tried
 assert "pymysql" not in sys.modules
-import pymysql._auth  # what the full road imports next: whole
+import ssl, configparser, getpass  # what the full road imports next: whole
+assert ssl.create_default_context() is not None
+import pymysql._auth, pymysql.connections, pymysql.optionfile
 print(pymysql._auth._have_cryptography)
+print(issubclass(pymysql.optionfile.Parser, configparser.RawConfigParser))
+print(pymysql.connections.DEFAULT_USER == getpass.getuser())
 """
 
 
 def test_the_mysql_head_leaves_pymysql_whole(mariadb_server: Any, tmp_path: Path) -> None:
-    """The head query imports PyMySQL without cryptography; whatever imports PyMySQL
-    next in the process (the full road) gets it with cryptography, after a success and
-    after a failure alike."""
+    """The head query imports PyMySQL without cryptography, getpass and its option files,
+    and ``ssl`` and ``traceback`` only when used (here neither: no TLS offered, no
+    failure); whatever imports PyMySQL next in the process (the full road) gets it
+    whole, after a success, a refusal and a failed connection alike."""
     database = f"light_{uuid.uuid4().hex[:10]}"
     services.create_database(mariadb_server, database)
     url = mariadb_server.url(database)
@@ -318,7 +336,123 @@ def test_the_mysql_head_leaves_pymysql_whole(mariadb_server: Any, tmp_path: Path
         check=False,
     )
     assert probe.returncode == 0, probe.stderr.decode()
-    assert probe.stdout.decode().split() == ["OperationalError", "True"]
+    assert probe.stdout.decode().split() == [
+        "OperationalError",
+        "ConnectionRefusedError",
+        "None",
+        "True",
+        "True",
+        "True",
+    ]
+
+
+LAZY_PROBE = """\\
+import sys, types
+from osa_inventory.backends.sql.light import imported_lazily, standing_in
+
+assert "ssl" not in sys.modules and "traceback" not in sys.modules
+with imported_lazily("ssl", "traceback"):
+    import ssl, traceback
+    assert "_ssl" not in sys.modules  # bound, not loaded
+    assert type(ssl) is not types.ModuleType and type(traceback) is not types.ModuleType
+    print(traceback.format_exc().strip())  # used: loaded now
+assert "ssl" not in sys.modules and "_ssl" not in sys.modules  # never used: forgotten
+assert type(sys.modules["traceback"]) is types.ModuleType  # used: kept, whole
+import ssl
+assert ssl.create_default_context() is not None
+with standing_in({"no_such.module": ("Thing",)}):
+    from no_such.module import Thing
+try:
+    Thing()
+except ImportError as exc:
+    print(exc)
+assert "no_such.module" not in sys.modules
+"""
+
+
+def test_the_lazy_and_stand_in_imports() -> None:
+    """What the MySQL head query's import of PyMySQL leaves out, in isolation: a lazy
+    module loads when first used and is forgotten when never used; a stand-in's names
+    raise when used."""
+    probe = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE], capture_output=True, timeout=60, check=False
+    )
+    assert probe.returncode == 0, probe.stderr.decode()
+    assert probe.stdout.decode().splitlines() == [
+        "NoneType: None",
+        "no_such.module.Thing is not imported for the light head query",
+    ]
+
+
+@pytest.fixture(scope="module")
+def mariadb_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A MariaDB that offers TLS (a self-signed certificate), and a user it admits
+    over TLS only (``REQUIRE SSL``)."""
+    require_module("pymysql")
+    missing = services.missing_message("mariadb")
+    if missing:
+        unavailable(missing)
+    folder = tmp_path_factory.mktemp("tls")
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-keyout", str(folder / "key.pem"),
+         "-out", str(folder / "cert.pem")],
+        capture_output=True,
+        check=False,
+    )  # fmt: skip
+    if made.returncode != 0:
+        unavailable(f"openssl could not make a certificate: {made.stderr.decode().strip()}")
+    server = services.start_mariadb(
+        options=(f"--ssl-cert={folder / 'cert.pem'}", f"--ssl-key={folder / 'key.pem'}")
+    )
+    try:
+        with contextlib.closing(services.mariadb_admin(server)) as admin, admin.cursor() as cur:
+            cur.execute("CREATE USER 'osa_tls'@'%' IDENTIFIED BY 'tls-secret' REQUIRE SSL")
+            cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'osa_tls'@'%'")
+        yield server
+    finally:
+        server.stop()
+
+
+TLS_PROBE = """\\
+import sys
+from osa_inventory.backends.sql.backend import MySQLBackend
+from osa_inventory.backends.sql.light import mysql_head
+
+config = MySQLBackend.checked_options({"url": sys.argv[1], "name": "default"})
+assert mysql_head(config) is not None  # admitted over TLS only
+assert "cryptography" not in sys.modules and "pymysql" not in sys.modules
+import ssl  # loaded when the server offered TLS; whole
+print(ssl.create_default_context().verify_mode == ssl.CERT_REQUIRED)
+"""
+
+
+def test_the_mysql_head_takes_the_tls_the_server_offers(
+    mariadb_tls_server: Any, tmp_path: Path
+) -> None:
+    """With no TLS option, the light road's PyMySQL still prefers TLS as the full road's
+    does: a user the server admits over TLS only reads the head, and the no-op --list is
+    served without SQLAlchemy."""
+    database = f"light_{uuid.uuid4().hex[:10]}"
+    services.create_database(mariadb_tls_server, database)
+    url = mariadb_tls_server.url(database, user="osa_tls", password="tls-secret")
+    deployment = Deployment(tmp_path, ["--backend", "mysql", "--backend-option", f"url={url}"])
+    first, loaded = deployment.run("--list")
+    assert first.returncode == 0, first.stderr.decode()
+    assert "sqlalchemy" in loaded  # generated and stored by the full road
+    served, loaded = deployment.run("--list")
+    assert served.returncode == 0, served.stderr.decode()
+    assert served.stdout == first.stdout
+    assert loaded == []  # the light road
+    probe = subprocess.run(
+        [sys.executable, "-c", TLS_PROBE, url],
+        capture_output=True,
+        env=deployment.env,
+        timeout=60,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr.decode()
+    assert probe.stdout == b"True\n"
 
 
 PG_PROBE = """\

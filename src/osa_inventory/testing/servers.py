@@ -253,8 +253,10 @@ def pg_admin(server: Server, database: str = "postgres") -> Any:
 # -- MariaDB -------------------------------------------------------------------------------
 
 
-def start_mariadb(durable: bool = False) -> Server:
-    """mariadb-install-db + mariadbd; root over the socket, ``ADMIN`` and roles over TCP."""
+def start_mariadb(durable: bool = False, options: tuple[str, ...] = ()) -> Server:
+    """mariadb-install-db + mariadbd; root over the socket, ``ADMIN`` and roles over TCP.
+
+    ``options``: more mariadbd options (``--ssl-cert=...``, ...)."""
     binaries = mariadb_binaries()
     if binaries is None:
         raise ServiceError(missing_message("mariadb") or "")
@@ -296,6 +298,7 @@ def start_mariadb(durable: bool = False) -> Server:
     ]
     if not durable:
         settings += ["--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0"]
+    settings += options
     server.process = subprocess.Popen(
         [daemon, "--no-defaults", *settings, *user],
         stdout=subprocess.DEVNULL,
