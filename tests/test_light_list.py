@@ -284,7 +284,7 @@ def test_the_postgresql_light_road_falls_back_driver_by_driver(
         assert "psycopg" in line
 
 
-MYSQL_PROBE = """\\
+MYSQL_PROBE = """\
 import sys
 from osa_inventory.backends.sql.backend import MySQLBackend
 from osa_inventory.backends.sql.light import mysql_head
@@ -346,9 +346,9 @@ def test_the_mysql_head_leaves_pymysql_whole(mariadb_server: Any, tmp_path: Path
     ]
 
 
-LAZY_PROBE = """\\
+LAZY_PROBE = """\
 import sys, types
-from osa_inventory.backends.sql.light import imported_lazily, standing_in
+from osa_inventory.backends.sql.driverimport import imported_lazily, standing_in
 
 assert "ssl" not in sys.modules and "traceback" not in sys.modules
 with imported_lazily("ssl", "traceback"):
@@ -414,7 +414,7 @@ def mariadb_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any
         server.stop()
 
 
-TLS_PROBE = """\\
+TLS_PROBE = """\
 import sys
 from osa_inventory.backends.sql.backend import MySQLBackend
 from osa_inventory.backends.sql.light import mysql_head
