@@ -106,10 +106,16 @@ class LoadedInputs:
     #: parsed here and no float among them (see :mod:`osa_inventory.floatcount`)
     float_free: bool = False
 
-    def generate(self, previous: Mapping[str, Any] | None = None) -> GenerationResult:
+    def generate(
+        self, previous: Mapping[str, Any] | None = None, *, previous_checked: bool = False
+    ) -> GenerationResult:
+        """The inventory from these inputs and ``previous``; ``previous_checked``: it is a
+        store's snapshot, whose shape the store checked when reading it."""
         from osa_inventory.generate import generate
 
-        return generate(self.user_config, self.environment, previous)
+        return generate(
+            self.user_config, self.environment, previous, previous_checked=previous_checked
+        )
 
 
 @dataclass(frozen=True)
@@ -244,7 +250,7 @@ def _generate_and_write(
     loaded = inputs.load(private=store.sealing.on)
     if not allow_foreign_store:
         check_same_deployment(snapshot.inventory, loaded.user_config, store.label)
-    result = loaded.generate(snapshot.inventory)
+    result = loaded.generate(snapshot.inventory, previous_checked=True)
     hosts = len(hostvars_of(result.inventory))
     progress(GENERATING, hosts, hosts, "hosts")
     for line in result.warnings:
@@ -348,7 +354,7 @@ def _write(
                 debug("store changed while generating; regenerating from the new version")
         current = store.read()
         if current.inventory != snapshot.inventory:
-            inventory = loaded.generate(current.inventory).inventory
+            inventory = loaded.generate(current.inventory, previous_checked=True).inventory
         return store.commit(inventory, base=current, meta=meta)
 
 
@@ -393,7 +399,8 @@ def host_vars(
 def preview(store: Store, inputs: Inputs, *, warn: Warn | None = None) -> GenerationResult:
     """What the inputs generate from the stored inventory; writes nothing (``--check``)."""
     snapshot = store.read()
-    result = inputs.load(private=store.sealing.on).generate(snapshot.inventory)
+    loaded = inputs.load(private=store.sealing.on)
+    result = loaded.generate(snapshot.inventory, previous_checked=True)
     for line in result.warnings:
         (warn or store.warn)(line)
     return result

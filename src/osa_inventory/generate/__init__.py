@@ -22,8 +22,13 @@ def generate(
     user_config: UserConfig | Mapping[str, Any],
     environment: Mapping[str, Any],
     previous: Mapping[str, Any] | None = None,
+    *,
+    previous_checked: bool = False,
 ) -> GenerationResult:
     """Build the inventory; ``previous`` (the stored one) is read, never modified.
+
+    ``previous_checked``: ``previous`` passed :func:`osa_inventory.inventory.check_shape`
+    already (a store's snapshot always has), so it is not checked again.
 
     Raises :class:`~osa_inventory.errors.GenerationError` (or ``ConfigError`` for a
     malformed skeleton) with a one-line message for any invalid input.
@@ -32,4 +37,4 @@ def generate(
     skeleton = Skeleton(environment)
     config.check_provider_networks(skeleton.needs_containers(config.no_containers))
     config.check_unique_host_ips()
-    return InventoryBuilder(config, skeleton, previous).build()
+    return InventoryBuilder(config, skeleton, previous, previous_checked).build()

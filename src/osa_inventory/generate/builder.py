@@ -139,11 +139,16 @@ class InventoryBuilder:
     """One generation run. Use :func:`osa_inventory.generate.generate`."""
 
     def __init__(
-        self, config: ConfigView, skeleton: Skeleton, previous: Mapping[str, Any] | None
+        self,
+        config: ConfigView,
+        skeleton: Skeleton,
+        previous: Mapping[str, Any] | None,
+        previous_checked: bool = False,
     ) -> None:
         self.config = config
         self.skeleton = skeleton
         self.previous = previous or {}
+        self.previous_checked = previous_checked
         self.warnings: list[str] = []
         self.hostvars: dict[str, dict[str, Any]] = {}
         self.groups: dict[str, Group] = {}
@@ -181,7 +186,8 @@ class InventoryBuilder:
 
     def _load_previous(self) -> None:
         previous = self.previous
-        check_shape(previous, "the previous inventory")
+        if not self.previous_checked:
+            check_shape(previous, "the previous inventory")
         meta = previous.get("_meta") or {}
         self.hostvars = copy_json(meta.get("hostvars") or {})
         for key, value in previous.items():

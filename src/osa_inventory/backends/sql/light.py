@@ -3,14 +3,14 @@
 No SQLAlchemy and no engine: stdlib ``sqlite3`` for SQLite, ``psycopg2`` for
 PostgreSQL when it is installed (it imports in about a fifth of ``psycopg``'s
 time; else ``psycopg``), ``pymysql`` for MariaDB/MySQL (:mod:`.lightmysql`),
-connected with what the full backend would connect with. The driver the URL names matters only to the
-full backend: both PostgreSQL drivers are libpq and read the same answer. One
-statement reads the head's version record and the schema revision. Only the
-plain URL forms are handled; anything else (another driver, URL options for
-MySQL, a MySQL URL without a user, a password given twice, a schema of another
-revision, an empty or damaged head, any error) returns None, and the full
-backend (:mod:`.database`) answers instead, with its own messages. See
-:mod:`osa_inventory.store.light`.
+connected with what the full backend would connect with. The driver the URL
+names matters only to the full backend: both PostgreSQL drivers are libpq and
+read the same answer. One statement reads the head's version record and the
+schema revision. Only the plain URL forms are handled; anything else (another
+driver, URL options for MySQL, a MySQL URL without a user, a password given
+twice, a schema of another revision, an empty or damaged head, any error)
+returns None, and the full backend (:mod:`.database`) answers instead, with its
+own messages. See :mod:`osa_inventory.store.light`.
 """
 
 from __future__ import annotations
