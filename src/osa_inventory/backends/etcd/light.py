@@ -22,6 +22,7 @@ from osa_inventory.backends.etcd.kv import b64, parse_kv
 from osa_inventory.backends.etcd.layout import Layout
 from osa_inventory.backends.etcd.records import info_of, parse_record
 from osa_inventory.store.backend import VersionInfo
+from osa_inventory.store.light import socket_host
 
 #: seconds one endpoint may take in all: an outage costs the full road little more
 LIGHT_TIMEOUT = 2.0
@@ -68,7 +69,8 @@ def _post(
         f"Grpc-Metadata-hasleader: true\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode("ascii") + body
     try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as plain:
+        address = (socket_host(endpoint.host), endpoint.port)  # typeshed: a str host only
+        with socket.create_connection(address, timeout=timeout) as plain:  # type: ignore[arg-type]
             if endpoint.scheme == "https":
                 with _tls(config).wrap_socket(plain, server_hostname=endpoint.host) as secure:
                     return answer_of(_exchange(secure, request))

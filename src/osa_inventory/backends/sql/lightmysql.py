@@ -16,6 +16,7 @@ from typing import Any
 
 from osa_inventory.backends.sql.driverimport import imported_lazily, standing_in, unimportable
 from osa_inventory.backends.sql.light import CONNECT_TIMEOUT, Where, head_query
+from osa_inventory.store.light import socket_host
 
 
 def mysql_rows(where: Where, name: str) -> list[tuple[Any, ...]]:
@@ -52,7 +53,7 @@ def tcp_socket(host: str, port: int) -> Any:
     ``encodings.idna`` and ``stringprep`` (about 2 ms)."""
     import socket
 
-    address = (ascii_host(host), port)  # getaddrinfo takes bytes as well (typeshed: str only)
+    address = (socket_host(host), port)  # getaddrinfo takes bytes as well (typeshed: str only)
     sock = socket.create_connection(address, CONNECT_TIMEOUT)  # type: ignore[arg-type]
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -61,11 +62,6 @@ def tcp_socket(host: str, port: int) -> Any:
         sock.close()
         raise
     return sock
-
-
-def ascii_host(host: str) -> str | bytes:
-    """``host`` as the bytes the IDNA codec would give when it is ASCII, else as it is."""
-    return host.encode("ascii") if host.isascii() else host
 
 
 @contextlib.contextmanager
@@ -140,5 +136,5 @@ class PreferredTLS:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        name = ascii_host(server_hostname) if server_hostname else None
+        name = socket_host(server_hostname) if server_hostname else None
         return context.wrap_socket(sock, server_hostname=name)
