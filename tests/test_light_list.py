@@ -41,6 +41,17 @@ sys.exit(code)
 """
 
 
+def run_probe(
+    code: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``code`` in a new Python with ``args``; it must exit 0 (its stderr says why not)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, env=env, timeout=60, check=False
+    )
+    assert probe.returncode == 0, probe.stderr.decode()
+    return probe
+
+
 class Deployment:
     """One config dir and store, and the command run against them through the probe."""
 
@@ -328,14 +339,7 @@ def test_the_mysql_head_leaves_pymysql_whole(mariadb_server: Any, tmp_path: Path
     url = mariadb_server.url(database)
     deployment = Deployment(tmp_path, ["--backend", "mysql", "--backend-option", f"url={url}"])
     assert deployment.run("--list")[0].returncode == 0
-    probe = subprocess.run(
-        [sys.executable, "-c", MYSQL_PROBE, url],
-        capture_output=True,
-        env=deployment.env,
-        timeout=60,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr.decode()
+    probe = run_probe(MYSQL_PROBE, url, env=deployment.env)
     assert probe.stdout.decode().split() == [
         "OperationalError",
         "ConnectionRefusedError",
@@ -374,10 +378,7 @@ def test_the_lazy_and_stand_in_imports() -> None:
     """What the MySQL head query's import of PyMySQL leaves out, in isolation: a lazy
     module loads when first used and is forgotten when never used; a stand-in's names
     raise when used."""
-    probe = subprocess.run(
-        [sys.executable, "-c", LAZY_PROBE], capture_output=True, timeout=60, check=False
-    )
-    assert probe.returncode == 0, probe.stderr.decode()
+    probe = run_probe(LAZY_PROBE)
     assert probe.stdout.decode().splitlines() == [
         "NoneType: None",
         "no_such.module.Thing is not imported for the light head query",
@@ -444,14 +445,7 @@ def test_the_mysql_head_takes_the_tls_the_server_offers(
     assert served.returncode == 0, served.stderr.decode()
     assert served.stdout == first.stdout
     assert loaded == []  # the light road
-    probe = subprocess.run(
-        [sys.executable, "-c", TLS_PROBE, url],
-        capture_output=True,
-        env=deployment.env,
-        timeout=60,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr.decode()
+    probe = run_probe(TLS_PROBE, url, env=deployment.env)
     assert probe.stdout == b"True\n"
 
 
@@ -473,12 +467,5 @@ print("ok")
 def test_the_postgresql_head_leaves_ssl_importable(pg_deployment: Deployment) -> None:
     assert pg_deployment.run("--list")[0].returncode == 0
     url = pg_deployment.flags[-1].removeprefix("url=")
-    probe = subprocess.run(
-        [sys.executable, "-c", PG_PROBE, url],
-        capture_output=True,
-        env=pg_deployment.env,
-        timeout=60,
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr.decode()
+    probe = run_probe(PG_PROBE, url, env=pg_deployment.env)
     assert probe.stdout == b"ok\n"
