@@ -82,6 +82,17 @@ def example_params() -> list[str]:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _float_free_claims_verified() -> Iterable[None]:
+    """Every inventory written as float-free is also proven so (jsonio raises if not),
+    in this process and in the commands it starts."""
+    from osa_inventory.jsonio import VERIFY_CLAIMS_ENV
+
+    os.environ[VERIFY_CLAIMS_ENV] = "1"
+    yield
+    os.environ.pop(VERIFY_CLAIMS_ENV, None)
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _private_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterable[None]:
     """Keep every test run's caches (local store copies, stevedore, Ansible) out of $HOME.
 

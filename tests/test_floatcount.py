@@ -1,14 +1,17 @@
 """Writing an inventory known to hold no float skips the check against json's bytes, and
 only such an inventory: every parser that feeds the generator counts its floats.
 
-The written bytes must be json's (``1e+16``, ``NaN``) whatever the inventory holds, so
+The written bytes must be json's (``1e-07``, ``NaN``) whatever the inventory holds, so
 each test that puts a float somewhere checks the stored file against ``json.dumps``;
-orjson alone would write ``1e16`` and ``null``.
+orjson alone would write ``1e-7`` and ``null``. The suite itself proves every
+float-free claim (conftest sets ``OSA_INVENTORY_VERIFY_FLOAT_FREE``); the test of the
+skipped proof turns that off.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +99,10 @@ def test_a_cached_parse_counts_the_floats_it_held(tmp_path: Path) -> None:
     assert floatcount.count() == before
 
 
-def test_a_float_free_write_skips_the_check(tmp_path: Path, env_dir: Path, spy: JsonSpy) -> None:
+def test_a_float_free_write_skips_the_check(
+    tmp_path: Path, env_dir: Path, spy: JsonSpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(jsonio.VERIFY_CLAIMS_ENV)  # the suite's own proof of every claim
     config = copy_example("test", tmp_path / "config")
     path = tmp_path / "openstack_inventory.json"
     refresh(file_store(path), Inputs(config, env_dir))  # empty store: a fresh write
@@ -131,12 +137,21 @@ def test_a_float_only_in_the_stored_inventory_is_written_as_json_writes_it(
     refresh(file_store(path), Inputs(config, env_dir))
     inventory = json.loads(path.read_bytes())
     host = sorted(inventory["_meta"]["hostvars"])[0]
-    inventory["_meta"]["hostvars"][host]["weight"] = 1e16
+    inventory["_meta"]["hostvars"][host]["weight"] = 1e-7
     path.write_text(json_dumps_inventory(inventory))  # an outside change
     set_var(config, "marker", "after the edit")
     refresh(file_store(path), Inputs(config, env_dir))
     written = json.loads(path.read_bytes())
-    assert written["_meta"]["hostvars"][host]["weight"] == 1e16, "the generator kept it"
+    assert written["_meta"]["hostvars"][host]["weight"] == 1e-7, "the generator kept it"
     assert spy.checks >= 1
     assert as_json_writes_it(path)
-    assert '"weight": 1e+16' in path.read_text()
+    assert '"weight": 1e-07' in path.read_text()
+
+
+def test_a_wrong_claim_fails_loudly_under_the_test_suite() -> None:
+    """The suite proves every float-free claim (conftest sets the variable): a claim
+    on an inventory that holds a float raises instead of writing orjson's spelling."""
+    assert os.environ.get(jsonio.VERIFY_CLAIMS_ENV)
+    with pytest.raises(RuntimeError, match="claimed to hold no float"):
+        jsonio.dumps_inventory_bytes({"weight": 1e-7}, float_free=True)
+    assert jsonio.dumps_inventory_bytes({"weight": 1e-7}) == b'{\n    "weight": 1e-07\n}'

@@ -1,7 +1,7 @@
 """How many floats this process's parsers have built: the proof that data holds none.
 
 Python's ``json`` and ``orjson`` write every JSON value alike but floats
-(``1e+16`` against ``1e16``, ``NaN`` against ``null``), so an inventory known to
+(``1e-07`` against ``1e-7``, ``NaN`` against ``null``), so an inventory known to
 hold no float can be written by ``orjson`` without checking its bytes against
 ``json``'s (see :mod:`osa_inventory.jsonio`). An inventory is known to hold none
 when it was built, by the generator, from data parsed here (the YAML inputs and
